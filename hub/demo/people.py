@@ -178,8 +178,8 @@ class PersonFactory:
             address = self.address(street)
         if id_region is None:
             migrant = age >= 18 and rng.random() < self.migrant_share
-            origins = [c for c in names.MIGRANT_ORIGINS if code_valid_in(c, born.year)]
-            id_region = rng.choice(origins) if migrant and origins else self.region_code
+            origins = migrant_origins(born.year) if migrant else ()
+            id_region = rng.choice(origins) if origins else self.region_code
         insurance = insurance_type or self.insurance_type(age)
         return SyntheticPerson(
             name=(surname or self.surname()) + self.given_name(sex, born.year),
@@ -327,6 +327,12 @@ class PersonFactory:
 def code_valid_in(code: str, year: int) -> bool:
     """Whether the ID validator accepts `code` for someone born in `year`."""
     return ric.is_valid(make(code, dt.date(year, 1, 1), 1))
+
+
+@functools.cache
+def migrant_origins(birth_year: int) -> tuple[str, ...]:
+    """Home counties of migrants whose code was in force in `birth_year`."""
+    return tuple(c for c in names.MIGRANT_ORIGINS if code_valid_in(c, birth_year))
 
 
 @functools.cache
