@@ -1,0 +1,79 @@
+"""The GraphQL schema: domain queries and mutations merged into one root."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.extensions import (
+    MaskErrors,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.tools import merge_types
+from strawberry.types import Info
+
+from hub.errors import DomainError
+from schema.audit import AuditReads
+from schema.context import Context
+from schema.directory.mutations import DirectoryMutation
+from schema.directory.queries import DirectoryQuery
+from schema.directory.types import load_organization, load_practitioner, load_team
+from schema.registry.mutations import RegistryMutation
+from schema.registry.queries import RegistryQuery
+from schema.registry.types import load_resident
+from schema.relay import Node, from_global_id
+
+
+@strawberry.type
+class NodeQuery:
+    @strawberry.field(description="Any object by its global id (Relay).")
+    async def node(self, info: Info[Context, Any], id: strawberry.ID) -> Node | None:
+        type_name, raw = from_global_id(str(id))
+        if type_name == "Resident":
+            from hub.errors import NotFound
+
+            try:
+                await info.context.run(lambda s: info.context.hub.registry.get(
+                    s, info.context.principal, int(raw)))
+            except (NotFound, ValueError):
+                return None
+            return await load_resident(info, int(raw))
+        loaders = {"Organization": load_organization, "Team": load_team,
+                   "Practitioner": load_practitioner}
+        if type_name in loaders:
+            return await loaders[type_name](info, raw)
+        return None
+
+
+Query = merge_types("Query", (NodeQuery, RegistryQuery, DirectoryQuery))
+Mutation = merge_types("Mutation", (RegistryMutation, DirectoryMutation))
+
+
+def _mask(error: Any) -> bool:
+    """Expected domain errors keep their message and code; anything else is masked."""
+    from graphql import GraphQLError
+
+    original = getattr(error, "original_error", None)
+    if isinstance(original, DomainError):
+        error.extensions = {**(error.extensions or {}), "code": original.code}
+        return False
+    return original is not None and not isinstance(original, GraphQLError)
+
+
+def build_schema(*, max_depth: int = 12, max_tokens: int = 4000) -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[],
+        extensions=[
+            QueryDepthLimiter(max_depth=max_depth),
+            MaxTokensLimiter(max_token_count=max_tokens),
+            ParserCache(maxsize=512),
+            ValidationCache(maxsize=512),
+            AuditReads(),
+            MaskErrors(should_mask_error=_mask, error_message="Internal error; it has been logged."),
+        ],
+    )

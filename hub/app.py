@@ -1,0 +1,157 @@
+"""Composition root: wires settings, database, services and the HTTP app."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+
+from hub.access.principal import Principal
+from hub.access.service import TokenCache
+from hub.db import Database
+from hub.logs import configure, get_logger
+from hub.registry.linking import IdentifierLinker, Linker
+from hub.registry.service import RegistryService
+from hub.settings import Settings, get_settings
+
+log = get_logger("hub.app")
+
+
+@dataclass
+class Hub:
+    """Everything a request, job or adapter needs, built once per process."""
+
+    settings: Settings
+    db: Database
+    registry: RegistryService
+    tokens: TokenCache = field(default_factory=TokenCache)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def make_linker(settings: Settings) -> Linker:
+    """The probabilistic matcher when its model is available, else identifiers only."""
+    try:
+        from hub.registry.mpi import MatcherLinker
+    except ImportError:
+        return IdentifierLinker()
+    return MatcherLinker.from_settings(settings)
+
+
+def build_hub(settings: Settings | None = None, *, database_url: str | None = None) -> Hub:
+    settings = settings or get_settings()
+    db = Database(database_url or settings.database_url)
+    registry = RegistryService(make_linker(settings), settings.source_priority)
+    return Hub(settings=settings, db=db, registry=registry)
+
+
+class Authenticate:
+    """Pure ASGI middleware: every API request carries `Authorization: Bearer <token>`."""
+
+    OPEN_PATHS = ("/health",)
+
+    def __init__(self, app: ASGIApp, hub: Hub) -> None:
+        self.app = app
+        self.hub = hub
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or scope["path"] in self.OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+        request_id = headers.get("x-request-id") or uuid.uuid4().hex[:16]
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        token = _bearer(headers.get("authorization", ""))
+        if scope["type"] == "websocket" and token is None:
+            # graphql-transport-ws carries the token in connection_init; checked there.
+            await self.app(scope, receive, send)
+            return
+        if token is None and _wants_graphiql(scope, headers):
+            await self.app(scope, receive, send)  # the GraphiQL page itself holds no data
+            return
+        principal = None
+        if token:
+            async with self.hub.db.reader() as session:
+                principal = await self.hub.tokens.authenticate(session, token)
+        if principal is None:
+            response: Response = JSONResponse(
+                {"errors": [{"message": "Missing or invalid bearer token: send "
+                             "'Authorization: Bearer <token>' (see `hub client create`).",
+                             "extensions": {"code": "UNAUTHENTICATED"}}]},
+                status_code=401, headers={"WWW-Authenticate": "Bearer"})
+            await response(scope, receive, send)
+            return
+        scope["principal"] = Principal(
+            name=principal.name, scopes=principal.scopes,
+            organization_ids=principal.organization_ids, client_id=principal.client_id,
+            request_id=request_id)
+        await self.app(scope, receive, send)
+
+
+def _bearer(value: str) -> str | None:
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _wants_graphiql(scope: Scope, headers: dict[str, str]) -> bool:
+    return scope.get("method") == "GET" and "text/html" in headers.get("accept", "") and \
+        not scope.get("query_string")
+
+
+class HubGraphQL(GraphQL[Any, None]):
+    def __init__(self, hub: Hub, **kwargs: Any) -> None:
+        from schema import build_schema
+
+        s = hub.settings
+        super().__init__(build_schema(max_depth=s.max_query_depth, max_tokens=s.max_query_tokens),
+                         graphql_ide="graphiql", allow_queries_via_get=False, **kwargs)
+        self.hub = hub
+
+    async def get_context(self, request: Any, response: Any) -> Any:
+        from schema.context import Context
+
+        return Context(hub=self.hub, principal=request.scope["principal"],
+                       session=request.scope["state"]["session"], request=request,
+                       response=response)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        async with self.hub.db.sessions() as session:  # one read session per request
+            scope.setdefault("state", {})["session"] = session
+            await super().__call__(scope, receive, send)
+
+
+def create_app(hub: Hub | None = None) -> Starlette:
+    hub = hub or build_hub()
+    configure(hub.settings.log_level, hub.settings.log_json)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        log.info("hub.start", database=hub.db.engine.url.render_as_string(hide_password=True))
+        for start in hub.extras.get("on_start", []):
+            await start(hub)
+        yield
+        for stop in hub.extras.get("on_stop", []):
+            await stop(hub)
+        await hub.db.dispose()
+
+    async def health(_: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    graphql = HubGraphQL(hub)
+    app = Starlette(routes=[Route("/health", health), Route("/graphql", graphql,
+                                                            methods=["GET", "POST"])],
+                    lifespan=lifespan)
+    app.state.hub = hub
+    return Authenticate(app, hub)  # type: ignore[return-value]

@@ -1,0 +1,19 @@
+"""Every table, imported in one place for alembic and the tests."""
+
+from hub.access.models import AuditEvent, Client
+from hub.db import Base
+from hub.directory.models import Organization, Practitioner, Team, TeamMember
+from hub.events.models import Event
+from hub.registry.models import (
+    BlockingKey,
+    Household,
+    Resident,
+    ResidentCategory,
+    ResidentIdentifier,
+    SourceRecord,
+)
+
+__all__ = [
+    "AuditEvent", "Base", "BlockingKey", "Client", "Event", "Household", "Organization",
+    "Practitioner", "Resident", "ResidentCategory", "ResidentIdentifier", "SourceRecord", "Team", "TeamMember",
+]

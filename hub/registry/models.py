@@ -1,0 +1,164 @@
+"""Registry tables: residents (签约居民), their identifiers, households and source records."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.db import Base, utcnow
+
+
+class IdentifierSystem(StrEnum):
+    ID_CARD = "ID_CARD"  # 居民身份证号 GB 11643
+    INSURANCE_CARD = "INSURANCE_CARD"  # 社保卡/医保卡
+    HEALTH_RECORD_NO = "HEALTH_RECORD_NO"  # 健康档案号
+    BIRTH_CERTIFICATE_NO = "BIRTH_CERTIFICATE_NO"  # 出生医学证明编号
+
+
+class InsuranceType(StrEnum):
+    URBAN_EMPLOYEE = "URBAN_EMPLOYEE"  # 城镇职工基本医疗保险
+    URBAN_RURAL_RESIDENT = "URBAN_RURAL_RESIDENT"  # 城乡居民医疗保险
+    SELF_PAY = "SELF_PAY"  # 自费
+
+
+class PopulationCategory(StrEnum):
+    """人群类型 — a resident may have several."""
+
+    GENERAL = "GENERAL"
+    CHILD_0_6 = "CHILD_0_6"
+    PREGNANT_POSTPARTUM = "PREGNANT_POSTPARTUM"
+    TUBERCULOSIS = "TUBERCULOSIS"
+    ELDERLY_65 = "ELDERLY_65"
+    HYPERTENSION = "HYPERTENSION"
+    DISABLED = "DISABLED"
+    DIABETES_T2 = "DIABETES_T2"
+    SEVERE_MENTAL_DISORDER = "SEVERE_MENTAL_DISORDER"
+    FAMILY_PLANNING_SPECIAL = "FAMILY_PLANNING_SPECIAL"
+    STUDENT = "STUDENT"
+    HOME_BED = "HOME_BED"
+    SUBSISTENCE_ALLOWANCE = "SUBSISTENCE_ALLOWANCE"
+    LOW_INCOME_HOUSEHOLD = "LOW_INCOME_HOUSEHOLD"
+    REGISTERED_POOR = "REGISTERED_POOR"
+    HARDSHIP = "HARDSHIP"
+
+
+class ResidentStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    MERGED = "MERGED"
+
+
+class Household(Base):
+    """家庭/户: the head signs for the family in household-signing regions."""
+
+    __tablename__ = "household"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # no FK: household and resident reference each other; the service keeps it consistent
+    head_resident_id: Mapped[int | None]
+    address: Mapped[str | None] = mapped_column(String(300))
+    region_key: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Resident(Base):
+    """The golden record of one person; its fields are chosen from its source records."""
+
+    __tablename__ = "resident"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(10), default=ResidentStatus.ACTIVE)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id"))
+    name: Mapped[str | None] = mapped_column(String(100))
+    sex: Mapped[str | None] = mapped_column(String(1))  # GB/T 2261.1
+    birth_date: Mapped[dt.date | None]
+    id_number: Mapped[str | None] = mapped_column(String(18))  # valid, canonical only
+    id_number_flags: Mapped[list[str]] = mapped_column(default=list)
+    insurance_card: Mapped[str | None] = mapped_column(String(40))
+    health_record_no: Mapped[str | None] = mapped_column(String(40))
+    birth_certificate_no: Mapped[str | None] = mapped_column(String(40))
+    phones: Mapped[list[str]] = mapped_column(default=list)
+    address_region: Mapped[str | None] = mapped_column(String(12))
+    address_text: Mapped[str | None] = mapped_column(String(300))
+    insurance_type: Mapped[str | None] = mapped_column(String(30))
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id"), index=True)
+    household_relation: Mapped[str | None] = mapped_column(String(20))
+    guardian: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    mother_id_number: Mapped[str | None] = mapped_column(String(18))
+    region_key: Mapped[str | None] = mapped_column(String(40))
+    organization_id: Mapped[str | None] = mapped_column(ForeignKey("organization.id"))
+    team_id: Mapped[str | None] = mapped_column(ForeignKey("team.id"))
+    provenance: Mapped[dict[str, Any]] = mapped_column(default=dict)  # field -> source record id
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        Index("ix_resident_name", "name"),
+        Index("ix_resident_org", "organization_id", "id"),
+        Index("ix_resident_team", "team_id", "id"),
+        Index("ix_resident_region", "region_key", "id"),
+        Index("ix_resident_birth", "birth_date"),
+    )
+
+
+class ResidentIdentifier(Base):
+    """Identifier index: (system, value) → resident. Only valid values are indexed."""
+
+    __tablename__ = "resident_identifier"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), index=True)
+    system: Mapped[str] = mapped_column(String(30))
+    value: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (UniqueConstraint("system", "value", "resident_id", name="uq_identifier"),
+                      Index("ix_identifier_lookup", "system", "value"))
+
+
+class SourceRecord(Base):
+    """Every record received, kept as received, linked to exactly one resident."""
+
+    __tablename__ = "source_record"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(40))
+    source_id: Mapped[str] = mapped_column(String(100))
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    features: Mapped[dict[str, Any] | None] = mapped_column(default=None)  # matcher's form
+    flags: Mapped[list[str]] = mapped_column(default=list)
+    link_grade: Mapped[str | None] = mapped_column(String(20))
+    link_score: Mapped[float | None]
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("source", "source_id", name="uq_source_record"),)
+
+
+class BlockingKey(Base):
+    """Matcher candidate index: blocking key → source record (and its resident)."""
+
+    __tablename__ = "blocking_key"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    source_record_id: Mapped[int] = mapped_column(
+        ForeignKey("source_record.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class ResidentCategory(Base):
+    """Stored population categories (人群类型), one row each so filters use an index.
+    Age-derived ones (0–6, 65+) are computed from the birth date at read time instead."""
+
+    __tablename__ = "resident_category"
+
+    resident_id: Mapped[int] = mapped_column(
+        ForeignKey("resident.id", ondelete="CASCADE"), primary_key=True
+    )
+    category: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+    __table_args__ = (Index("ix_resident_category_category", "category", "resident_id"),)

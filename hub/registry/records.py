@@ -1,0 +1,82 @@
+"""A resident record as it arrives from any source (GraphQL, an adapter, a bulk file)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# The bulk/JSON-lines field names (snake_case), also the keys of SourceRecord.payload.
+RECORD_FIELDS = (
+    "source", "source_id", "name", "sex", "birth_date", "id_number", "phone", "address",
+    "insurance_card", "health_record_no", "birth_certificate_no", "mother_id_number",
+    "guardian_name", "guardian_phone", "guardian_relation", "guardian_id_number",
+    "insurance_type", "categories", "address_region",
+)
+
+
+@dataclass(slots=True)
+class ResidentRecord:
+    source: str
+    source_id: str
+    name: str | None = None
+    sex: str | None = None  # GB/T 2261.1: 0 unknown, 1 male, 2 female, 9 unspecified
+    birth_date: dt.date | None = None
+    id_number: str | None = None
+    phone: str | None = None
+    address: str | None = None
+    insurance_card: str | None = None
+    health_record_no: str | None = None
+    birth_certificate_no: str | None = None
+    mother_id_number: str | None = None
+    guardian_name: str | None = None
+    guardian_phone: str | None = None
+    guardian_relation: str | None = None
+    guardian_id_number: str | None = None
+    insurance_type: str | None = None
+    categories: list[str] = field(default_factory=list)
+    address_region: str | None = None
+
+    def payload(self) -> dict[str, Any]:
+        """JSON-safe form, keeping only what was given."""
+        out: dict[str, Any] = {}
+        for key, value in asdict(self).items():
+            if value in (None, "", []):
+                continue
+            out[key] = value.isoformat() if isinstance(value, dt.date) else value
+        return out
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> ResidentRecord:
+        """Build from a JSON object with RECORD_FIELDS keys; raises ValueError on bad values."""
+        unknown = set(data) - set(RECORD_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown field(s): {', '.join(sorted(unknown))}")
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if value is None or value == "":
+                continue
+            if key == "birth_date":
+                value = parse_date(str(value))
+            elif key == "categories":
+                if not isinstance(value, list):
+                    raise ValueError("categories must be a list")
+            elif not isinstance(value, str):
+                value = str(value)
+            kwargs[key] = value
+        if not kwargs.get("source") or not kwargs.get("source_id"):
+            raise ValueError("source and source_id are required")
+        return cls(**kwargs)
+
+
+def parse_date(text: str) -> dt.date:
+    """ISO dates, and the compact / slashed forms source systems send."""
+    text = text.strip()
+    for fmt in ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日"):
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    if len(text) >= 10:  # a timestamp: 2024-01-02T03:04:05
+        return dt.date.fromisoformat(text[:10])
+    raise ValueError(f"'{text}' is not a date (expected YYYY-MM-DD)")

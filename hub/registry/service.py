@@ -1,0 +1,195 @@
+"""Registry rules: receive a record, link it, keep the golden record and its identifiers.
+
+Services never commit; the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.access import service as access
+from hub.access.principal import Principal, Scope
+from hub.errors import DomainError, NotFound
+from hub.events.service import emit
+from hub.registry import golden, idnumber, repository
+from hub.registry.linking import LinkDecision, Linker, LinkOutcome
+from hub.registry.models import IdentifierSystem, Resident, SourceRecord
+from hub.registry.records import ResidentRecord
+
+SEXES = {"0", "1", "2", "9"}
+
+
+class InvalidIdNumber(DomainError):
+    code = "INVALID_ID_NUMBER"
+
+
+@dataclass(slots=True)
+class SubmitResult:
+    resident: Resident
+    source_record: SourceRecord
+    outcome: LinkOutcome
+    decision: LinkDecision | None = None
+    flags: list[str] = field(default_factory=list)
+
+
+def validate(record: ResidentRecord, *, strict: bool) -> list[str]:
+    """Check a record. strict (a vendor who can correct it): bad input raises.
+    Not strict (an adapter, which cannot): the record is kept and flagged."""
+    flags: list[str] = []
+    if record.sex is not None and record.sex not in SEXES:
+        if strict:
+            raise DomainError(
+                f"sex '{record.sex}' is not a GB/T 2261.1 code (0 unknown, 1 male, 2 female, "
+                "9 unspecified)", field="sex", code="INVALID_SEX")
+        flags.append("UNKNOWN_SEX_CODE")
+        record.sex = None
+    if record.id_number:
+        number = idnumber.parse(record.id_number)
+        if not number.valid:
+            if strict:
+                raise InvalidIdNumber(
+                    f"ID number is not valid per GB 11643 ({number.problem}); check the digits "
+                    "and the final check character, then resubmit.", field="idNumber")
+            flags.append(f"INVALID_ID_NUMBER:{number.problem}")
+        else:
+            for fld in idnumber.contradictions(number, birth_date=record.birth_date, sex=record.sex):
+                flags.append("ID_CONTRADICTS_BIRTH_DATE" if fld == "birthDate" else "ID_CONTRADICTS_SEX")
+    return flags
+
+
+class RegistryService:
+    def __init__(self, linker: Linker, source_priority: Sequence[str]) -> None:
+        self.linker = linker
+        self.priority = list(source_priority)
+
+    async def submit(
+        self, session: AsyncSession, principal: Principal, record: ResidentRecord, *, strict: bool
+    ) -> SubmitResult:
+        """Store a source record and link it to exactly one resident."""
+        principal.require(Scope.RESIDENTS_WRITE)
+        flags = validate(record, strict=strict)
+        existing = await repository.source_record(session, record.source, record.source_id)
+        decision: LinkDecision | None = None
+        if existing is not None:
+            # A known (source, source id): an update of the same person in that system.
+            await self.linker.unindex(session, existing)
+            existing.payload = record.payload()
+            existing.flags = flags
+            existing.updated_at = dt.datetime.now(dt.UTC)
+            src, outcome = existing, LinkOutcome.LINKED
+            resident = await session.get(Resident, existing.resident_id)
+            assert resident is not None
+            resident = await self._follow_merges(session, resident)
+        else:
+            decision = await self.linker.decide(session, record)
+            outcome = decision.outcome
+            resident = None
+            if decision.outcome is LinkOutcome.LINKED and decision.resident_id is not None:
+                resident = await session.get(Resident, decision.resident_id)
+            if resident is None:
+                outcome = LinkOutcome.REVIEW if decision.outcome is LinkOutcome.REVIEW else LinkOutcome.NEW
+                resident = Resident()
+                session.add(resident)
+                await session.flush()
+            best = decision.candidates[0] if decision.candidates else None
+            src = SourceRecord(
+                source=record.source, source_id=record.source_id, resident_id=resident.id,
+                payload=record.payload(), flags=flags,
+                link_grade=best.grade if best and outcome is LinkOutcome.LINKED else None,
+                link_score=best.score if best and outcome is LinkOutcome.LINKED else None,
+            )
+            session.add(src)
+            await session.flush()
+        await self.linker.index(session, src)
+        await self.refresh(session, resident)
+        emit(session, f"resident.{'created' if outcome is not LinkOutcome.LINKED else 'updated'}",
+             "Resident", resident.id, source=record.source, outcome=outcome.value,
+             organization_ids=[resident.organization_id] if resident.organization_id else [])
+        await access.audit(session, principal, "WRITE", "submitResidentRecord", [resident.id])
+        return SubmitResult(resident, src, outcome, decision, flags)
+
+    async def _follow_merges(self, session: AsyncSession, resident: Resident) -> Resident:
+        seen = set()
+        while resident.merged_into_id and resident.id not in seen:
+            seen.add(resident.id)
+            nxt = await session.get(Resident, resident.merged_into_id)
+            if nxt is None:
+                break
+            resident = nxt
+        return resident
+
+    async def refresh(self, session: AsyncSession, resident: Resident) -> None:
+        """Recompute the golden record, identifiers and stored categories from the sources."""
+        records = await repository.source_records(session, [resident.id])
+        g = golden.build(records, self.priority)
+        v = g.values
+        resident.name = v["name"]
+        resident.sex = v["sex"]
+        resident.birth_date = v["birth_date"]
+        resident.id_number = v["id_number"]
+        resident.insurance_card = v["insurance_card"]
+        resident.health_record_no = v["health_record_no"]
+        resident.birth_certificate_no = v["birth_certificate_no"]
+        resident.address_text = v["address_text"]
+        resident.address_region = v["address_region"] or resident.address_region
+        resident.insurance_type = v["insurance_type"] or resident.insurance_type
+        resident.mother_id_number = v["mother_id_number"]
+        resident.phones = g.phones
+        resident.guardian = g.guardian
+        resident.id_number_flags = g.id_number_flags
+        resident.provenance = g.provenance
+        resident.updated_at = dt.datetime.now(dt.UTC)
+        identifiers: list[tuple[str, str]] = []
+        for rec in records:
+            p = rec.payload
+            if p.get("id_number") and (n := idnumber.parse(p["id_number"])).valid:
+                identifiers.append((IdentifierSystem.ID_CARD, n.value))
+            for key, system in (
+                ("insurance_card", IdentifierSystem.INSURANCE_CARD),
+                ("health_record_no", IdentifierSystem.HEALTH_RECORD_NO),
+                ("birth_certificate_no", IdentifierSystem.BIRTH_CERTIFICATE_NO),
+            ):
+                if p.get(key):
+                    identifiers.append((system, str(p[key]).strip()))
+        await repository.replace_identifiers(session, resident.id, identifiers)
+        await repository.replace_categories(session, resident.id, g.categories)
+
+    # ---- reads -------------------------------------------------------------------------
+
+    async def get(self, session: AsyncSession, principal: Principal, resident_id: int) -> Resident:
+        principal.require(Scope.RESIDENTS_READ)
+        resident = await repository.get(session, resident_id)
+        if resident is None or not await repository.is_visible(session, principal, resident_id):
+            raise NotFound(f"No resident {resident_id} visible to this client.", field="id")
+        return resident
+
+    async def find_by_identifier(
+        self, session: AsyncSession, principal: Principal, system: str, value: str
+    ) -> Resident | None:
+        principal.require(Scope.RESIDENTS_READ)
+        if system == IdentifierSystem.ID_CARD:
+            number = idnumber.parse(value)
+            if not number.valid:
+                raise InvalidIdNumber(
+                    f"'{value}' is not a valid ID number ({number.problem}).", field="value")
+            value = number.value
+        for rid in await repository.by_identifier(session, system, value.strip()):
+            resident = await repository.get(session, rid)
+            if resident is None:
+                continue
+            resident = await self._follow_merges(session, resident)
+            if await repository.is_visible(session, principal, resident.id):
+                return resident
+        return None
+
+    async def list(
+        self, session: AsyncSession, principal: Principal, flt: repository.ResidentFilter,
+        *, after: int | None, limit: int,
+    ) -> tuple[list[Resident], int, bool]:
+        principal.require(Scope.RESIDENTS_READ)
+        stmt = repository.filtered(principal, flt, dt.date.today())
+        return await repository.page(session, stmt, after=after, limit=limit)

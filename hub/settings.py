@@ -1,0 +1,43 @@
+"""Typed settings, read from the environment with the HUB_ prefix (pydantic-settings)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HUB_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite+aiosqlite:///{ROOT / 'var' / 'hub.db'}",
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///path or postgresql+asyncpg://…",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    log_json: bool = False
+    # GraphQL guard rails
+    max_query_depth: int = 12
+    max_page_size: int = 100
+    max_query_tokens: int = 4000
+    introspection: bool = True
+    # Adapters
+    his_mllp_host: str = "127.0.0.1"
+    his_mllp_port: int = 2575
+    his_default_encoding: str = "utf-8"
+    his_enabled: bool = True
+    # Where the policies live (None = the shipped presets)
+    policy_dir: Path | None = None
+    # Source priority for the golden record, highest first
+    source_priority: list[str] = ["vendor", "his", "maternal", "immunization", "demo"]
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,89 @@
+"""Resident -> FHIR R4B Patient (plain dict; validated in tests and where FHIR enters)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from mappings import codes
+from mappings.masking import mask_id, mask_phone
+
+
+def patient(
+    r: Any, *, categories: Iterable[str] = (), mask: bool = False, merged_into: int | None = None
+) -> dict[str, Any]:
+    """`r` is a hub Resident row (duck-typed so mappings import nothing from hub)."""
+    ident = []
+    for system, value in (
+        ("ID_CARD", r.id_number), ("INSURANCE_CARD", r.insurance_card),
+        ("HEALTH_RECORD_NO", r.health_record_no), ("BIRTH_CERTIFICATE_NO", r.birth_certificate_no),
+    ):
+        if value:
+            ident.append({"system": codes.IDENTIFIER_SYSTEMS[system],
+                          "value": mask_id(value) if mask else value})
+    out: dict[str, Any] = {
+        "resourceType": "Patient",
+        "id": str(r.id),
+        "active": r.status == "ACTIVE",
+    }
+    if r.updated_at:
+        out["meta"] = {"lastUpdated": _instant(r.updated_at)}
+    if ident:
+        out["identifier"] = ident
+    if r.name:
+        out["name"] = [{"use": "official", "text": r.name, "family": r.name[:1], "given": [r.name[1:]]}
+                       if len(r.name) > 1 else {"use": "official", "text": r.name}]
+    if r.phones:
+        out["telecom"] = [
+            {"system": "phone", "value": mask_phone(p) if mask else p,
+             "use": "mobile" if p.startswith("1") and len(p) == 11 else "home"}
+            for p in r.phones
+        ]
+    if r.sex:
+        gender, display = codes.GB2261[r.sex]
+        out["gender"] = gender
+        out["_gender"] = {"extension": [{
+            "url": "http://hl7.org/fhir/StructureDefinition/iso21090-SC-coding",
+            "valueCoding": {"system": codes.GB2261_SYSTEM, "code": r.sex, "display": display},
+        }]}
+    if r.birth_date:
+        out["birthDate"] = r.birth_date.isoformat()
+    if r.address_text or r.address_region:
+        addr: dict[str, Any] = {"use": "home", "country": "CN"}
+        if r.address_text:
+            addr["text"] = "****" if mask else r.address_text
+        if r.address_region:
+            addr["district"] = r.address_region
+        out["address"] = [addr]
+    ext = []
+    if r.insurance_type:
+        ext.append({"url": codes.EXT_INSURANCE_TYPE, "valueCoding": {
+            "system": codes.INSURANCE_TYPE_SYSTEM, "code": r.insurance_type}})
+    for cat in sorted(categories):
+        ext.append({"url": codes.EXT_POPULATION_CATEGORY, "valueCoding": {
+            "system": codes.POPULATION_CATEGORY_SYSTEM, "code": cat}})
+    if ext:
+        out["extension"] = ext
+    if r.guardian:
+        g = r.guardian
+        contact: dict[str, Any] = {"relationship": [{"coding": [{
+            "system": codes.GUARDIAN_RELATION, "code": "N", "display": "Next-of-Kin"}],
+            "text": g.get("relation") or "监护人"}]}
+        if g.get("name"):
+            contact["name"] = {"text": g["name"]}
+        if g.get("phone"):
+            contact["telecom"] = [{"system": "phone",
+                                   "value": mask_phone(g["phone"]) if mask else g["phone"]}]
+        out["contact"] = [contact]
+    if r.organization_id:
+        out["managingOrganization"] = {"reference": f"Organization/{r.organization_id}"}
+    if merged_into is not None:
+        out["link"] = [{"other": {"reference": f"Patient/{merged_into}"}, "type": "replaced-by"}]
+    return out
+
+
+def _instant(value: dt.datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.isoformat()

@@ -1,0 +1,18 @@
+"""`userErrors` in mutation payloads: a stable code, the input field, an actionable message."""
+
+from __future__ import annotations
+
+import strawberry
+
+from hub.errors import DomainError
+
+
+@strawberry.type(description="A problem with the input or a rule the request broke.")
+class UserError:
+    code: str = strawberry.field(description="Stable machine-readable code, e.g. INVALID_ID_NUMBER.")
+    field: str | None = strawberry.field(description="The input field at fault, if one is.")
+    message: str = strawberry.field(description="What is wrong and how to correct it.")
+
+
+def user_errors(error: DomainError) -> list[UserError]:
+    return [UserError(code=error.code, field=error.field, message=error.message)]

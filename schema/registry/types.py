@@ -1,0 +1,242 @@
+"""GraphQL types of the registry: Resident, its identifiers, household and source records."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from hub.registry import golden, repository
+from hub.registry.models import Household as HouseholdRow
+from hub.registry.models import Resident as ResidentRow
+from hub.registry.models import SourceRecord as SourceRow
+from mappings.masking import mask_id, mask_phone
+from mappings.patient import patient
+from schema.context import Context
+from schema.directory.types import Organization, Team, load_organization, load_team
+from schema.relay import Node, to_global_id
+from schema.scalars import IdentifierSystem, InsuranceType, PopulationCategory
+
+
+@strawberry.type
+class Identifier:
+    system: IdentifierSystem
+    value: str
+
+
+@strawberry.type(description="A person's address: GB/T 2260 region code and free text.")
+class Address:
+    region_code: str | None
+    text: str | None
+
+
+@strawberry.type(description="监护人: the guardian who signs for a minor or a dependent adult.")
+class Guardian:
+    name: str | None
+    phone: str | None
+    relation: str | None
+
+
+@strawberry.type(description="A record as one source system sent it, linked to this resident.")
+class SourceRecord:
+    row: strawberry.Private[SourceRow]
+    source: str
+    source_id: str
+    received_at: dt.datetime
+    flags: list[str]
+    link_grade: str | None
+    link_score: float | None
+
+    @strawberry.field(description="The record exactly as received (JSON).")
+    def payload(self, info: Info[Context, Any]) -> JSON:
+        data = dict(self.row.payload)
+        if not info.context.sees_pii:
+            for key in ("id_number", "mother_id_number", "guardian_id_number"):
+                if data.get(key):
+                    data[key] = mask_id(data[key])
+            for key in ("phone", "guardian_phone"):
+                if data.get(key):
+                    data[key] = mask_phone(data[key])
+        return data
+
+    @classmethod
+    def from_row(cls, r: SourceRow) -> SourceRecord:
+        return cls(row=r, source=r.source, source_id=r.source_id, received_at=r.received_at,
+                   flags=list(r.flags), link_grade=r.link_grade, link_score=r.link_score)
+
+
+@strawberry.type(description="Which source record gave a golden-record field.")
+class FieldProvenance:
+    field: str
+    source: str
+    source_id: str
+
+
+async def _source_records(info: Info[Context, Any], resident_id: int) -> list[SourceRow]:
+    async def batch(session: Any, keys: list[int]) -> list[list[SourceRow]]:
+        rows = await repository.source_records(session, keys)
+        out: dict[int, list[SourceRow]] = {k: [] for k in keys}
+        for r in rows:
+            out[r.resident_id].append(r)
+        return [out[k] for k in keys]
+
+    return await info.context.loader("SourceRecords", batch).load(resident_id)
+
+
+async def _categories(info: Info[Context, Any], r: ResidentRow) -> list[str]:
+    async def batch(session: Any, keys: list[int]) -> list[set[str]]:
+        found = await repository.categories(session, keys)
+        return [found[k] for k in keys]
+
+    stored = await info.context.loader("Categories", batch).load(r.id)
+    return sorted(stored | golden.derived_categories(r.birth_date))
+
+
+async def load_resident(info: Info[Context, Any], key: int | None) -> Resident | None:
+    if key is None:
+        return None
+
+    async def batch(session: Any, keys: list[int]) -> list[Any]:
+        found = await repository.get_many(session, keys)
+        return [found.get(k) for k in keys]
+
+    row = await info.context.loader("Resident", batch).load(key)
+    if row is None:
+        return None
+    info.context.audit_read("resident", row.id)
+    return Resident.from_row(row)
+
+
+@strawberry.type(description="签约居民: one person's shared, deduplicated record (FHIR Patient).")
+class Resident(Node):
+    row: strawberry.Private[ResidentRow]
+    resident_id: int = strawberry.field(description="The hub's numeric id (the FHIR Patient id).")
+    name: str | None
+    sex: str | None = strawberry.field(description="GB/T 2261.1: 0 unknown, 1 male, 2 female, 9 unspecified.")
+    birth_date: dt.date | None
+    active: bool = strawberry.field(description="False once merged into another resident.")
+    id_number_flags: list[str] = strawberry.field(
+        description="Problems with the identity: an invalid number received, a number contradicting "
+        "the birth date or sex.")
+    insurance_type: InsuranceType | None
+    region: str | None
+
+    @classmethod
+    def from_row(cls, r: ResidentRow) -> Resident:
+        return cls(
+            row=r, id=strawberry.ID(to_global_id("Resident", r.id)), resident_id=r.id, name=r.name,
+            sex=r.sex, birth_date=r.birth_date, active=r.status == "ACTIVE",
+            id_number_flags=list(r.id_number_flags),
+            insurance_type=InsuranceType(r.insurance_type) if r.insurance_type else None,
+            region=r.region_key,
+        )
+
+    @strawberry.field(description="Age in whole years today.")
+    def age(self) -> int | None:
+        b = self.row.birth_date
+        if b is None:
+            return None
+        t = dt.date.today()
+        return t.year - b.year - ((t.month, t.day) < (b.month, b.day))
+
+    @strawberry.field(description="18-digit ID number; masked without the residents:pii scope.")
+    def id_number(self, info: Info[Context, Any]) -> str | None:
+        v = self.row.id_number
+        return v if info.context.sees_pii else mask_id(v)
+
+    @strawberry.field
+    def identifiers(self, info: Info[Context, Any]) -> list[Identifier]:
+        r, pii = self.row, info.context.sees_pii
+        out = []
+        for system, value in (("ID_CARD", r.id_number), ("INSURANCE_CARD", r.insurance_card),
+                              ("HEALTH_RECORD_NO", r.health_record_no),
+                              ("BIRTH_CERTIFICATE_NO", r.birth_certificate_no)):
+            if value:
+                out.append(Identifier(system=IdentifierSystem(system),
+                                      value=value if pii else mask_id(value) or ""))
+        return out
+
+    @strawberry.field
+    def phones(self, info: Info[Context, Any]) -> list[str]:
+        pii = info.context.sees_pii
+        return [p if pii else mask_phone(p) or "" for p in self.row.phones]
+
+    @strawberry.field
+    def address(self, info: Info[Context, Any]) -> Address:
+        text = self.row.address_text
+        return Address(region_code=self.row.address_region,
+                       text=text if info.context.sees_pii or not text else "****")
+
+    @strawberry.field(description="Stored categories plus those that follow from age (0–6, 65+).")
+    async def categories(self, info: Info[Context, Any]) -> list[PopulationCategory]:
+        return [PopulationCategory(c) for c in await _categories(info, self.row)]
+
+    @strawberry.field
+    def guardian(self, info: Info[Context, Any]) -> Guardian | None:
+        g = self.row.guardian
+        if not g:
+            return None
+        phone = g.get("phone")
+        return Guardian(name=g.get("name"), relation=g.get("relation"),
+                        phone=phone if info.context.sees_pii else mask_phone(phone))
+
+    @strawberry.field
+    async def household(self, info: Info[Context, Any]) -> Household | None:
+        if self.row.household_id is None:
+            return None
+        return Household(id=strawberry.ID(to_global_id("Household", self.row.household_id)),
+                         household_id=self.row.household_id)
+
+    @strawberry.field(description="Relation to the household head (SELF, SPOUSE, CHILD, …).")
+    def household_relation(self) -> str | None:
+        return self.row.household_relation
+
+    @strawberry.field(description="The institution keeping this resident's health record.")
+    async def organization(self, info: Info[Context, Any]) -> Organization | None:
+        return await load_organization(info, self.row.organization_id)
+
+    @strawberry.field(description="The family doctor team responsible for the resident's grid.")
+    async def team(self, info: Info[Context, Any]) -> Team | None:
+        return await load_team(info, self.row.team_id)
+
+    @strawberry.field(description="The surviving resident, when this one was merged away.")
+    async def merged_into(self, info: Info[Context, Any]) -> Resident | None:
+        return await load_resident(info, self.row.merged_into_id)
+
+    @strawberry.field(description="Every record received for this person, from every source.")
+    async def source_records(self, info: Info[Context, Any]) -> list[SourceRecord]:
+        return [SourceRecord.from_row(r) for r in await _source_records(info, self.row.id)]
+
+    @strawberry.field(description="Which source record gave each golden-record field.")
+    async def provenance(self, info: Info[Context, Any]) -> list[FieldProvenance]:
+        by_id = {r.id: r for r in await _source_records(info, self.row.id)}
+        return [FieldProvenance(field=f, source=by_id[sid].source, source_id=by_id[sid].source_id)
+                for f, sid in sorted(self.row.provenance.items()) if sid in by_id]
+
+    @strawberry.field(description="FHIR R4B Patient.")
+    async def fhir(self, info: Info[Context, Any]) -> JSON:
+        return patient(self.row, categories=await _categories(info, self.row),
+                       mask=not info.context.sees_pii, merged_into=self.row.merged_into_id)
+
+
+@strawberry.type(description="家庭/户: a household and its members.")
+class Household(Node):
+    household_id: strawberry.Private[int]
+
+    async def _row(self, info: Info[Context, Any]) -> HouseholdRow | None:
+        return await info.context.run(lambda s: s.get(HouseholdRow, self.household_id))
+
+    @strawberry.field
+    async def head(self, info: Info[Context, Any]) -> Resident | None:
+        row = await self._row(info)
+        return await load_resident(info, row.head_resident_id if row else None)
+
+    @strawberry.field
+    async def members(self, info: Info[Context, Any]) -> list[Resident]:
+        members = await info.context.run(
+            lambda s: repository.household_members(s, self.household_id))
+        info.context.audit_read("household", *(m.id for m in members))
+        return [Resident.from_row(m) for m in members]
