@@ -1,0 +1,596 @@
+"""Online record linkage for the master patient index (主索引, MPI).
+
+A source record becomes `Features` once (normalised, pinyin cached); `blocking_keys`
+names the index entries under which candidate residents are found, so the cost per
+record stays flat as the registry grows. `Linker` then decides in two tiers:
+
+1. deterministic — a valid ID number (身份证号) consistent with the record's birth date
+   and name is CERTAIN; two different valid ID numbers, or two different mothers' ID
+   numbers, are never the same person; pairs a person has separated stay separated;
+   twins (双胞胎: same mother, same birth date, different name or sex) are never
+   merged automatically;
+2. probabilistic — Fellegi–Sunter weights from `LinkageModel` (a versioned JSON file,
+   re-estimated by `hub.registry.train`), compared against each of a candidate
+   resident's source records, keeping the best.
+
+Pure Python, no database: the SQL-backed index implements `CandidateIndex`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA, Levenshtein
+
+from hub.registry.idnumber import contradictions
+from hub.registry.normalize import (
+    DateRelation,
+    clean_identifier,
+    date_relation,
+    normalize_address,
+    normalize_id,
+    normalize_name,
+    normalize_phone,
+    normalize_sex,
+    parse_date,
+)
+
+DEFAULT_MODEL_PATH = Path(__file__).with_name("linkage-model.json")
+
+# ---------------------------------------------------------------------------
+# Features
+
+
+@dataclass(slots=True)
+class Features:
+    """What linkage needs of one source record, computed once (比对特征).
+
+    id_number is set only for a valid ID consistent with the record (birth date equal,
+    or off by a typo/swap); any other ID text goes to id_other and is compared, never
+    trusted. Missing birth date/sex are filled from a valid ID.
+    """
+
+    record_key: str = ""
+    name: str = ""
+    pinyin: str = ""
+    loose: str = ""
+    placeholder_parent: str | None = None
+    sex: str | None = None
+    birth: dt.date | None = None
+    id_number: str | None = None
+    id_other: str | None = None
+    phone: str | None = None
+    phone_local: str | None = None
+    address: str | None = None
+    street: str | None = None
+    unit: str | None = None
+    insurance_card: str | None = None
+    health_record_no: str | None = None
+    mother_id: str | None = None
+    mother_id_valid: bool = False
+    guardian_name: str | None = None
+    guardian_phone: str | None = None
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Features:
+        """From the input format (source, source_id, name, sex, birth_date, id_number,
+        phone, address, insurance_card, health_record_no, mother_id_number,
+        guardian_name, guardian_phone); absent or empty means unknown."""
+        name = normalize_name(record.get("name"))
+        sex = normalize_sex(record.get("sex")) or name.placeholder_sex
+        birth = parse_date(record.get("birth_date"))
+        id_number = id_other = None
+        number = normalize_id(record.get("id_number"))
+        if number.valid:
+            clash = contradictions(number, birth_date=birth, sex=None)
+            assert number.birth_date is not None
+            if not clash or (
+                birth is not None
+                and date_relation(birth, number.birth_date) is not DateRelation.DIFFERENT
+            ):
+                id_number = number.value
+                birth = birth or number.birth_date
+                sex = sex or number.sex
+            else:
+                id_other = number.value  # e.g. the mother's number on a baby's record
+        elif number.value:
+            id_other = number.value
+        phone = normalize_phone(record.get("phone"))
+        address = normalize_address(record.get("address"))
+        mother = normalize_id(record.get("mother_id_number"))
+        guardian_phone = normalize_phone(record.get("guardian_phone"))
+        guardian = normalize_name(record.get("guardian_name")).text or name.placeholder_parent
+        source, source_id = record.get("source"), record.get("source_id")
+        return cls(
+            record_key=f"{source}:{source_id}" if source or source_id else "",
+            name=name.text,
+            pinyin=name.pinyin,
+            loose=name.loose,
+            placeholder_parent=name.placeholder_parent,
+            sex=sex,
+            birth=birth,
+            id_number=id_number,
+            id_other=id_other,
+            phone=phone.value if phone and phone.usable else None,
+            phone_local=phone.local if phone and phone.usable else None,
+            address=address.text if address else None,
+            street=address.street if address else None,
+            unit=address.unit if address else None,
+            insurance_card=clean_identifier(record.get("insurance_card")),
+            health_record_no=clean_identifier(record.get("health_record_no")),
+            mother_id=mother.value or None,
+            mother_id_valid=mother.valid,
+            guardian_name=guardian or None,
+            guardian_phone=guardian_phone.value if guardian_phone else None,
+        )
+
+    @property
+    def is_placeholder(self) -> bool:
+        return self.placeholder_parent is not None
+
+    @property
+    def is_provisional(self) -> bool:
+        """A newborn known only through the mother (no own ID): a provisional identity."""
+        return self.id_number is None and self.mother_id is not None and self.birth is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready; None fields are left out to keep stored rows small."""
+        out = {k: v for k, v in asdict(self).items() if v is not None and v != ""}
+        if self.birth is not None:
+            out["birth"] = self.birth.isoformat()
+        if not self.mother_id_valid:
+            out.pop("mother_id_valid", None)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Features:
+        values = dict(data)
+        if isinstance(values.get("birth"), str):
+            values["birth"] = dt.date.fromisoformat(values["birth"])
+        return cls(**values)
+
+
+def blocking_keys(f: Features) -> list[str]:
+    """Index keys under which candidates for `f` are looked up (and `f` is stored).
+
+    Each key is narrow (a handful of residents even in a large registry) and each one
+    survives a different kind of error, so a true match shares at least one key.
+    """
+    keys: list[str] = []
+    for ident in (f.id_number, f.id_other):
+        if ident:
+            keys.append(f"id:{ident}")
+    if f.insurance_card:
+        keys.append(f"ic:{f.insurance_card}")
+    if f.health_record_no:
+        keys.append(f"hr:{f.health_record_no}")
+    if f.phone:
+        keys.append(f"ph:{f.phone}")
+    if f.mother_id:
+        keys.append(f"mo:{f.mother_id}")  # siblings are few; survives birth-date typos
+    if f.guardian_name and f.birth:
+        keys.append(f"gb:{f.guardian_name}:{f.birth:%Y%m%d}")
+    if f.pinyin and not f.is_placeholder:
+        given = f.pinyin.partition(" ")[2]
+        if f.birth:
+            b = f.birth
+            day_month = "".join(sorted((f"{b.month:02d}", f"{b.day:02d}")))
+            keys.append(f"py:{f.pinyin}:{b.year}")  # homophones, traditional, day typos
+            keys.append(f"nd:{f.name}:{day_month}")  # year typos, day/month swaps
+            keys.append(f"sb:{f.pinyin.partition(' ')[0]}:{b:%Y%m%d}")  # given-name typos
+            if given:
+                keys.append(f"gv:{given}:{b:%Y%m%d}")  # surname typos
+        if f.street:
+            keys.append(f"ns:{f.pinyin}:{f.street}")  # birth date badly wrong
+    return keys
+
+
+# ---------------------------------------------------------------------------
+# Model
+
+
+class Grade(StrEnum):
+    CERTAIN = "CERTAIN"
+    PROBABLE = "PROBABLE"
+    POSSIBLE = "POSSIBLE"
+    UNLIKELY = "UNLIKELY"
+
+
+# Comparison levels, most similar first; the model file must give m and u for each.
+LEVELS: dict[str, tuple[str, ...]] = {
+    "name": ("EXACT", "PINYIN", "FUZZY", "DIFFERENT"),
+    "sex": ("AGREE", "DIFFERENT"),
+    "birth_date": ("EXACT", "SWAP", "TYPO", "DIFFERENT"),
+    "id_number": ("EXACT", "CLOSE", "DIFFERENT"),
+    "phone": ("EXACT", "GUARDIAN", "DIFFERENT"),
+    "address": ("EXACT", "STREET", "FUZZY", "DIFFERENT"),
+    "insurance_card": ("EXACT", "DIFFERENT"),
+    "health_record_no": ("EXACT", "DIFFERENT"),
+    "mother_id": ("EXACT", "DIFFERENT"),
+}
+
+
+@dataclass(slots=True)
+class NameFrequency:
+    """Term frequencies for names (词频), so 王芳 agreeing weighs less than 覃平鹏.
+
+    The frequency of a full name is looked up, else estimated as surname frequency x
+    given-name frequency; the adjustment to the EXACT/PINYIN weight is capped.
+    """
+
+    surname: dict[str, float] = field(default_factory=dict)
+    given: dict[str, float] = field(default_factory=dict)
+    full: dict[str, float] = field(default_factory=dict)
+    default_surname: float = 0.001
+    default_given: tuple[float, float] = (0.0005, 0.00003)  # 1-char, 2+-char given names
+    cap_bits: float = 4.0
+
+    def of(self, name: str) -> float:
+        if name in self.full:
+            return self.full[name]
+        head, rest = (name[:2], name[2:]) if name[:2] in self.surname else (name[:1], name[1:])
+        given = self.given.get(rest, self.default_given[0 if len(rest) <= 1 else 1])
+        return self.surname.get(head, self.default_surname) * given
+
+
+@dataclass(slots=True)
+class LinkageModel:
+    """Fellegi–Sunter parameters: log2(m/u) per comparison level, thresholds in bits."""
+
+    version: str
+    weights: dict[str, dict[str, float]]
+    name_u_exact: float
+    name_frequency: NameFrequency
+    prior_log2_odds: float
+    certain: float
+    probable: float
+    possible: float
+    margin: float
+    source: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> LinkageModel:
+        with open(path or DEFAULT_MODEL_PATH, encoding="utf-8") as fh:
+            return cls.from_dict(json.load(fh))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LinkageModel:
+        if data.get("format") != "fdhub-linkage-model/1":
+            raise ValueError(f"not a linkage model file: format={data.get('format')!r}")
+        weights: dict[str, dict[str, float]] = {}
+        for name, levels in LEVELS.items():
+            given = data["comparisons"][name]["levels"]
+            weights[name] = {
+                level: math.log2(given[level]["m"] / given[level]["u"]) for level in levels
+            }
+        nf = data.get("name_frequency", {})
+        t = data["thresholds"]
+        return cls(
+            version=data["version"],
+            weights=weights,
+            name_u_exact=data["comparisons"]["name"]["levels"]["EXACT"]["u"],
+            name_frequency=NameFrequency(
+                surname=nf.get("surname", {}),
+                given=nf.get("given", {}),
+                full=nf.get("full", {}),
+                default_surname=nf.get("default_surname", 0.001),
+                default_given=tuple(nf.get("default_given", (0.0005, 0.00003))),  # type: ignore[arg-type]
+                cap_bits=nf.get("cap_bits", 4.0),
+            ),
+            prior_log2_odds=data["prior_log2_odds"],
+            certain=t["certain"],
+            probable=t["probable"],
+            possible=t["possible"],
+            margin=t.get("margin", 8.0),
+            source=dict(data.get("trained", {})),
+        )
+
+    def grade(self, weight: float) -> Grade:
+        if weight >= self.certain:
+            return Grade.CERTAIN
+        if weight >= self.probable:
+            return Grade.PROBABLE
+        if weight >= self.possible:
+            return Grade.POSSIBLE
+        return Grade.UNLIKELY
+
+    def probability(self, weight: float) -> float:
+        x = weight + self.prior_log2_odds
+        return 1.0 / (1.0 + 2.0 ** (-x)) if x > -60 else 0.0
+
+    def name_tf_adjustment(self, name: str) -> float:
+        """Bits to add to a name agreement: positive for rare names, negative for common."""
+        freq = self.name_frequency.of(name)
+        cap = self.name_frequency.cap_bits
+        return max(-cap, min(cap, math.log2(self.name_u_exact / freq)))
+
+
+# ---------------------------------------------------------------------------
+# Comparison
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """Levels found for one pair of records (None: a side is missing) and the weight."""
+
+    levels: dict[str, str | None]
+    weight: float
+
+
+def name_level(a: Features, b: Features) -> str | None:
+    if not a.name or not b.name:
+        return None
+    if a.is_placeholder != b.is_placeholder:
+        return None  # 李娜之子 vs the child's real name says nothing either way
+    if a.name == b.name:
+        return "EXACT"
+    if a.pinyin == b.pinyin:
+        return "PINYIN"
+    if a.loose == b.loose:
+        return "FUZZY"
+    longest = max(len(a.name), len(b.name))
+    if longest >= 3 and Levenshtein.distance(a.name, b.name, score_cutoff=1) <= 1:
+        return "FUZZY"
+    if longest >= 3 and sorted(a.pinyin.split()) == sorted(b.pinyin.split()):
+        return "FUZZY"  # characters exchanged
+    return "DIFFERENT"
+
+
+def _birth_level(a: Features, b: Features) -> str | None:
+    if a.birth is None or b.birth is None:
+        return None
+    return date_relation(a.birth, b.birth).value
+
+
+def _id_level(a: Features, b: Features) -> str | None:
+    x, y = a.id_number or a.id_other, b.id_number or b.id_other
+    if not x or not y:
+        return None
+    if x == y:
+        return "EXACT"
+    if OSA.distance(x, y, score_cutoff=2) <= 2:
+        return "CLOSE"
+    return "DIFFERENT"
+
+
+def _phone_level(a: Features, b: Features) -> str | None:
+    if a.phone and b.phone:
+        if a.phone == b.phone or a.phone_local == b.phone_local:
+            return "EXACT"
+    if (a.phone and a.phone in (b.guardian_phone,)) or (b.phone and b.phone in (a.guardian_phone,)):
+        return "GUARDIAN"
+    if a.guardian_phone and a.guardian_phone == b.guardian_phone:
+        return "GUARDIAN"
+    if a.phone and b.phone:
+        return "DIFFERENT"
+    return None
+
+
+def _address_level(a: Features, b: Features) -> str | None:
+    if not a.address or not b.address:
+        return None
+    if a.address == b.address:
+        return "EXACT"
+    if a.street and a.street == b.street:
+        if a.unit and a.unit == b.unit:
+            return "EXACT"
+        return "STREET"
+    if fuzz.ratio(a.address, b.address, score_cutoff=85) >= 85:
+        return "FUZZY"
+    return "DIFFERENT"
+
+
+def _equal_level(x: str | None, y: str | None) -> str | None:
+    if not x or not y:
+        return None
+    return "EXACT" if x == y else "DIFFERENT"
+
+
+def compare(model: LinkageModel, a: Features, b: Features) -> Comparison:
+    """Fellegi–Sunter comparison of two records: levels and total match weight (bits)."""
+    levels: dict[str, str | None] = {
+        "name": name_level(a, b),
+        "sex": None if not a.sex or not b.sex else ("AGREE" if a.sex == b.sex else "DIFFERENT"),
+        "birth_date": _birth_level(a, b),
+        "id_number": _id_level(a, b),
+        "phone": _phone_level(a, b),
+        "address": _address_level(a, b),
+        "insurance_card": _equal_level(a.insurance_card, b.insurance_card),
+        "health_record_no": _equal_level(a.health_record_no, b.health_record_no),
+        "mother_id": _equal_level(a.mother_id, b.mother_id),
+    }
+    weights = model.weights
+    total = 0.0
+    for name, level in levels.items():
+        if level is not None:
+            total += weights[name][level]
+    if levels["name"] in ("EXACT", "PINYIN"):
+        total += model.name_tf_adjustment(a.name)
+    return Comparison(levels, total)
+
+
+# ---------------------------------------------------------------------------
+# Rules
+
+
+def ids_conflict(a: Features, b: Features) -> bool:
+    """Two different valid ID numbers, or two different valid mothers' numbers."""
+    if a.id_number and b.id_number and a.id_number != b.id_number:
+        return True
+    return bool(a.mother_id_valid and b.mother_id_valid and a.mother_id != b.mother_id)
+
+
+def same_id(a: Features, b: Features, name: str | None) -> bool:
+    """Deterministic link: same consistent valid ID and the names do not disagree."""
+    return bool(a.id_number and a.id_number == b.id_number and name != "DIFFERENT")
+
+
+def looks_like_twins(a: Features, b: Features, c: Comparison) -> bool:
+    """Same mother (or same family) and birth date, but a different child (双胞胎)."""
+    if c.levels["birth_date"] != "EXACT":
+        return False
+    family = c.levels["mother_id"] == "EXACT" or (
+        c.levels["address"] in ("EXACT", "STREET") or c.levels["phone"] in ("EXACT", "GUARDIAN")
+    )
+    if not family:
+        return False
+    name = c.levels["name"]
+    if name == "DIFFERENT":
+        return True
+    return c.levels["sex"] == "DIFFERENT" and name not in ("EXACT", "PINYIN")
+
+
+# ---------------------------------------------------------------------------
+# Index
+
+
+class CandidateIndex(Protocol):
+    """Where candidate residents are found: each stored record under its blocking keys."""
+
+    def add(self, resident_id: str, features: Features) -> None:
+        """Store a source record of `resident_id` under `blocking_keys(features)`."""
+        ...
+
+    def candidates(self, keys: Iterable[str]) -> Iterable[tuple[str, Features]]:
+        """Every stored (resident_id, record) sharing at least one key, each once."""
+        ...
+
+
+class InMemoryIndex:
+    """A dict of key -> records; for tests, benchmarks and batch re-linking."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[str, list[tuple[str, Features]]] = {}
+        self.records = 0
+
+    def add(self, resident_id: str, features: Features) -> None:
+        entry = (resident_id, features)
+        for key in blocking_keys(features):
+            self._by_key.setdefault(key, []).append(entry)
+        self.records += 1
+
+    def candidates(self, keys: Iterable[str]) -> Iterable[tuple[str, Features]]:
+        seen: set[int] = set()
+        for key in keys:
+            for entry in self._by_key.get(key, ()):
+                if id(entry[1]) not in seen:
+                    seen.add(id(entry[1]))
+                    yield entry
+
+    def reassign(self, old: str, new: str) -> None:
+        """After a merge: records of `old` now belong to `new`."""
+        for key, entries in self._by_key.items():
+            self._by_key[key] = [(new if r == old else r, f) for r, f in entries]
+
+
+# ---------------------------------------------------------------------------
+# Linker
+
+
+class Outcome(StrEnum):
+    LINKED = "LINKED"  # attach to an existing resident
+    NEW = "NEW"  # create a resident
+    REVIEW = "REVIEW"  # create a resident and a duplicate-review item (疑似重复)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    resident_id: str
+    score: float  # posterior probability of a match, 0..1
+    grade: Grade
+    weight: float  # match weight in bits
+    reason: str = ""  # "id", "twins", "probabilistic", ...
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    outcome: Outcome
+    resident_id: str | None
+    candidates: list[Candidate]
+    provisional: bool = False  # a newborn known only through the mother (临时身份)
+
+
+Separated = Callable[[str, str], bool]
+
+
+class Linker:
+    """Match a record against the index and decide: link, new, or new + review.
+
+    separated(record_key, resident_id) tells whether a person has split that record
+    from that resident; such pairs are never linked again. A collection of
+    (record_key, resident_id) pairs works too.
+    """
+
+    def __init__(
+        self,
+        model: LinkageModel,
+        index: CandidateIndex,
+        separated: Separated | Collection[tuple[str, str]] | None = None,
+    ) -> None:
+        self.model = model
+        self.index = index
+        if separated is None:
+            self._separated: Separated = lambda record, resident: False
+        elif callable(separated):
+            self._separated = separated
+        else:
+            pairs = frozenset(separated)
+            self._separated = lambda record, resident: (record, resident) in pairs
+
+    def match(self, features: Features, count: int = 5) -> list[Candidate]:
+        """The best `count` candidate residents, best first (vetoed ones left out)."""
+        by_resident: dict[str, list[Features]] = {}
+        for resident_id, record in self.index.candidates(blocking_keys(features)):
+            by_resident.setdefault(resident_id, []).append(record)
+        found = [
+            c
+            for resident_id, records in by_resident.items()
+            if (c := self._score(features, resident_id, records)) is not None
+        ]
+        found.sort(key=lambda c: c.weight, reverse=True)
+        return found[:count]
+
+    def _score(self, f: Features, resident_id: str, records: list[Features]) -> Candidate | None:
+        if f.record_key and self._separated(f.record_key, resident_id):
+            return None
+        best = -math.inf
+        certain = twins = False
+        for record in records:
+            if ids_conflict(f, record):
+                return None  # one resident never holds two people's numbers
+            c = compare(self.model, f, record)
+            best = max(best, c.weight)
+            certain = certain or same_id(f, record, c.levels["name"])
+            twins = twins or looks_like_twins(f, record, c)
+        if certain:
+            return Candidate(resident_id, 1.0, Grade.CERTAIN, max(best, self.model.certain), "id")
+        grade = self.model.grade(best)
+        reason = "probabilistic"
+        if twins and grade in (Grade.CERTAIN, Grade.PROBABLE):
+            grade, reason = Grade.POSSIBLE, "twins"
+        return Candidate(resident_id, self.model.probability(best), grade, best, reason)
+
+    def link(self, features: Features) -> Decision:
+        found = self.match(features)
+        provisional = features.is_provisional
+        linkable = [c for c in found if c.grade in (Grade.CERTAIN, Grade.PROBABLE)]
+        if linkable:
+            top = linkable[0]
+            rival = linkable[1] if len(linkable) > 1 else None
+            if rival is None or (
+                (top.reason == "id" and rival.reason != "id")
+                or top.weight - rival.weight >= self.model.margin
+            ):
+                return Decision(Outcome.LINKED, top.resident_id, found, provisional)
+            return Decision(Outcome.REVIEW, None, found, provisional)
+        if any(c.grade is Grade.POSSIBLE for c in found):
+            return Decision(Outcome.REVIEW, None, found, provisional)
+        return Decision(Outcome.NEW, None, found, provisional)
