@@ -76,7 +76,9 @@ class Authenticate:
             await self.app(scope, receive, send)
             return
         if token is None and _wants_graphiql(scope, headers):
-            await self.app(scope, receive, send)  # the GraphiQL page itself holds no data
+            # the GraphiQL page itself holds no data; queries from it send the token
+            scope["principal"] = Principal(name="anonymous", scopes=frozenset())
+            await self.app(scope, receive, send)
             return
         principal = None
         if token:

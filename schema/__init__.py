@@ -63,8 +63,22 @@ def _mask(error: Any) -> bool:
     return original is not None and not isinstance(original, GraphQLError)
 
 
+class HubSchema(strawberry.Schema):
+    def process_errors(self, errors: list[Any], execution_context: Any = None) -> None:
+        """Log errors without the query text or variables: they can carry personal data."""
+        from hub.logs import get_logger
+
+        log = get_logger("schema")
+        for error in errors:
+            original = getattr(error, "original_error", None)
+            if isinstance(original, DomainError):
+                continue  # expected: the caller gets code and message
+            log.error("graphql.error", error_type=type(original or error).__name__,
+                      path=getattr(error, "path", None), exc_info=original)
+
+
 def build_schema(*, max_depth: int = 12, max_tokens: int = 4000) -> strawberry.Schema:
-    return strawberry.Schema(
+    return HubSchema(
         query=Query,
         mutation=Mutation,
         types=[],
