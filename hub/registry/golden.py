@@ -139,3 +139,4 @@ def derived_categories(birth_date: dt.date | None, today: dt.date | None = None)
     if age >= 65:
         return {"ELDERLY_65"}
     return set()
+AGE_DERIVED = frozenset({"CHILD_0_6", "ELDERLY_65"})
