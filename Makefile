@@ -4,7 +4,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY ?= python3
 PG_DIR ?= $(CURDIR)/var/pgtest
-PG_PORT ?= 55432
 
 .PHONY: run test install migrate demo schema lint bench clean
 
@@ -29,11 +28,9 @@ schema: install
 
 # A throwaway PostgreSQL (installed from Debian's packages if missing) runs beside SQLite.
 test: install
-	@scripts/pg.sh start $(PG_DIR) $(PG_PORT)
-	@set -o pipefail; \
-	HUB_TEST_POSTGRES_URL=postgresql+asyncpg://hub@127.0.0.1:$(PG_PORT)/hub_test HUB_REQUIRE_POSTGRES=1 \
-	  $(BIN)/pytest -q -p no:cacheprovider; status=$$?; \
-	scripts/pg.sh stop $(PG_DIR); exit $$status
+	@url=$$(scripts/pg.sh start $(PG_DIR)) || exit 1; \
+	HUB_TEST_POSTGRES_URL=$$url HUB_REQUIRE_POSTGRES=1 $(BIN)/pytest -q -p no:cacheprovider; \
+	status=$$?; scripts/pg.sh stop $(PG_DIR); exit $$status
 
 lint: install
 	$(BIN)/ruff check hub schema mappings adapters tests

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL for the test suite: installs Debian's server if missing, starts it
 # on 127.0.0.1 with a fresh data directory, prints nothing on success.
-#   scripts/pg.sh start DIR PORT   |   scripts/pg.sh stop DIR
+#   scripts/pg.sh start DIR  -> prints the database URL   |   scripts/pg.sh stop DIR
 set -euo pipefail
-cmd=$1 dir=$2 port=${3:-55432}
+cmd=$1 dir=$2
+# a free port, so a server already running on this machine never collides with ours
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 pg_bin() {
   local d
@@ -37,6 +39,7 @@ case "$cmd" in
     as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
       -o "-h 127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" start >/dev/null
     as_pg "$bin/createdb" -h 127.0.0.1 -p "$port" -U hub hub_test
+    echo "postgresql+asyncpg://hub@127.0.0.1:$port/hub_test"
     ;;
   stop)
     bin=$(pg_bin)
