@@ -24,7 +24,7 @@ def _url(database: str | None) -> str:
 
 @app.command()
 def migrate(database: DatabaseOpt = None) -> None:
-    """Bring the database schema up to date (alembic upgrade head)."""
+    """Bring the database schema up to date (alembic upgrade heads)."""
     from hub.migrate import upgrade
 
     upgrade(_url(database))
