@@ -128,15 +128,18 @@ DISTRICT_NAMES: dict[str, str] = {
 # big sending provinces (Hunan, Guangxi, Jiangxi, Sichuan, Henan, Anhui, Hubei...).
 MIGRANT_ORIGINS = tuple(
     "430521 430623 431102 450102 450881 360124 360731 510921 511323 411522 412726"
-    " 341221 342201 440823 441402 445221 522101 420117 362430 500230".split()
+    " 341221 342201 440823 441402 445221 522101 420117 362430 510122 520203".split()
 )
 
-# Earlier GB/T 2260 codes of the same county, oldest first. An ID number keeps the code
-# in force when it was issued, and the validator (python-stdnum) checks the code against
-# the birth year, so older residents need the older code to look real and to validate.
+# Earlier GB/T 2260 codes of the same county, tried newest (last) first. An ID number
+# keeps the code in force when it was issued, and the validator (python-stdnum) checks
+# the code against the birth year, so older residents need the older code to look real
+# and to validate.
 CODE_HISTORY: dict[str, tuple[str, ...]] = {
     "440113": ("440126", "440181"),  # 番禺县 → 番禺市 (1992) → 番禺区 (2000)
-    "330784": ("332523", "332422", "330722"),  # 永康县 (金华地区, 1982/1985) → 永康市 (1992)
+    # 永康县 of 金华地区 → 永康县 (1985) → 永康市 (1992). 332422 goes first (tried last)
+    # because before 1982 it was 永嘉县's code.
+    "330784": ("332422", "332523", "330722"),
     "330326": ("332425",),  # 平阳县 of 温州地区 until 1981
     "330327": ("332425",),  # 苍南县 was split from 平阳县 in 1981
 }

@@ -108,6 +108,8 @@ class PersonFactory:
     numbers are drawn from them. `insurance_mix` is the adult-population share of
     (urban employee, urban-rural resident, self-pay). `migrant_share` is the share of
     adults whose ID number was issued elsewhere (Panyu has many migrant workers).
+    `lane=(i, n)` restricts ID sequences to every n-th one starting at i, so factories
+    with different lanes never issue the same number (migrants share home counties).
     """
 
     def __init__(
@@ -120,6 +122,7 @@ class PersonFactory:
         insurance_mix: tuple[float, float, float] = (0.45, 0.50, 0.05),
         migrant_share: float = 0.0,
         reference_date: dt.date = REFERENCE_DATE,
+        lane: tuple[int, int] = (0, 1),
     ) -> None:
         if not streets:
             raise ValueError("a district needs at least one street or town")
@@ -134,6 +137,7 @@ class PersonFactory:
         self.insurance_mix = insurance_mix
         self.migrant_share = migrant_share
         self.reference_date = reference_date
+        self.lane, self.lanes = lane
         self.area_code = next(
             (code for prefix, code in names.AREA_CODES.items() if region_code.startswith(prefix)),
             None,
@@ -235,15 +239,16 @@ class PersonFactory:
         for men and even for women, as GB 11643 requires."""
         region = issuing_code(region or self.region_code, birth_date.year)
         parity = 1 if sex == MALE else 0
+        slots = range(self.lane, 500, self.lanes)  # sequence = 2 * slot + parity
         for _ in range(50):
-            number = make(region, birth_date, self.rng.randrange(500) * 2 + parity)
+            number = make(region, birth_date, self.rng.choice(slots) * 2 + parity)
             if number not in self._used_ids:
                 break
         else:  # a crowded birthday: fall back to the first free sequence
             free = (
-                make(region, birth_date, seq)
-                for seq in range(parity, 1000, 2)
-                if make(region, birth_date, seq) not in self._used_ids
+                make(region, birth_date, slot * 2 + parity)
+                for slot in slots
+                if make(region, birth_date, slot * 2 + parity) not in self._used_ids
             )
             number = next(free, None)
             if number is None:
@@ -277,14 +282,16 @@ class PersonFactory:
         local = str(self.rng.randint(2, 8)) + rng_digits(self.rng, 7)
         return f"{self.area_code or '010'}-{local}"
 
-    def address(self, street: str | None = None) -> str:
-        """番禺区市桥街道光明北路88号3栋502, or a village address for a town (镇)."""
+    def address(self, street: str | None = None, *, village: str | None = None) -> str:
+        """番禺区市桥街道光明北路88号3栋502, or 番禺区南村镇坑头村3巷12号 in a village
+        (`village` given, or by chance in a town)."""
         rng = self.rng
         street = street or rng.choice(self.streets)
         prefix = self.district_name + street
-        if street.endswith(("镇", "乡")) and rng.random() < 0.6:
-            village = rng.choice(names.VILLAGE_STEMS)
-            return f"{prefix}{village}村{rng.randint(1, 12)}巷{rng.randint(1, 60)}号"
+        if village is None and street.endswith(("镇", "乡")) and rng.random() < 0.6:
+            village = rng.choice(names.VILLAGE_STEMS) + "村"
+        if village is not None:
+            return f"{prefix}{village}{rng.randint(1, 12)}巷{rng.randint(1, 60)}号"
         road = rng.choice(names.ROAD_STEMS) + rng.choice(names.ROAD_SUFFIXES)
         number = rng.randint(1, 300)
         if rng.random() < 0.25:  # low-rise street houses have no building/flat number
@@ -299,7 +306,7 @@ class PersonFactory:
         if age < 18:
             return InsuranceType.SELF_PAY if x < 0.03 else InsuranceType.URBAN_RURAL_RESIDENT
         employee, _, self_pay = self.insurance_mix
-        employee = min(employee / 0.82, 0.95)
+        employee = min(employee / 0.78, 0.95)
         if x < employee:
             return InsuranceType.URBAN_EMPLOYEE
         if x < employee + self_pay:
@@ -340,7 +347,12 @@ def issuing_code(code: str, birth_year: int) -> str:
     """The region code an ID number of someone born in `birth_year` would carry: the
     current code, else an earlier code of the same county (番禺县 440126 before 番禺区),
     else the prefecture's code (郑州市 410100 for 二七区 before 1983)."""
-    candidates = (code, *reversed(names.CODE_HISTORY.get(code, ())), code[:4] + "00")
+    history = reversed(names.CODE_HISTORY.get(code, ()))
+    # Last resorts (for migrants' home counties): another county of the same province,
+    # its prefecture, then the province code itself.
+    neighbours = [c for c in names.MIGRANT_ORIGINS if c[:2] == code[:2] and c != code]
+    prefectures = [c[:4] + "00" for c in neighbours]
+    candidates = (code, *history, code[:4] + "00", *neighbours, *prefectures)
     return next((c for c in candidates if code_valid_in(c, birth_year)), code[:2] + "0000")
 
 
