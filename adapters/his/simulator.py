@@ -123,7 +123,7 @@ def plan(
     for i in range(len(out) - 1, -1, -1):  # backwards so inserts don't shift what's left
         if rng.random() < faults.duplicate:
             m = out[i]
-            again = replace(m, fault="duplicate")
+            again = replace(m, fault=f"{m.fault}+duplicate" if m.fault else "duplicate")
             out.insert(min(len(out), i + 1 + rng.randrange(3)), again)
     return out
 
