@@ -47,37 +47,49 @@ PROVINCE_SURNAMES: dict[str, dict[str, float]] = {
 
 # Given-name characters by generation and sex. Older cohorts favour political and
 # virtue names (建国 秀英), younger ones literary two-character names (子轩 梓涵).
-# Each cohort: (last birth year, share of one-character names, male pool, female pool).
-GIVEN_COHORTS: tuple[tuple[int, float, str, str], ...] = (
+# Each cohort: (last birth year, share of one-character names, male first characters,
+# male second characters, female first, female second). One-character names use the
+# second-character pool.
+GIVEN_COHORTS: tuple[tuple[int, float, str, str, str, str], ...] = (
     (
         1955,
         0.25,
-        "建国华明德志军文福荣庆兴贵生林春海民忠良发祥山玉成金有才",
-        "秀英兰珍桂凤芳玉华淑琴芝翠梅素云花丽荣霞菊香彩月娥",
+        "建国志德文玉永福长金宝继树兆春海振庆",
+        "国华明民生林山才成祥发忠贵荣良军平安元",
+        "秀桂玉淑凤翠素金美月兰春",
+        "英兰珍芳华芬梅琴云花娥荣香",
     ),
     (
         1975,
         0.30,
-        "伟军勇建平斌刚明强辉东华林国庆卫红兵峰志新文杰海波",
-        "丽红霞萍燕敏芳静华玲艳梅琴英秀春娟云玉凤平慧",
+        "建国卫红志海晓永小立东新文德",
+        "军华平明强伟林东兵峰勇刚斌生",
+        "丽秀红晓建美海春小玉",
+        "华红霞萍燕芳玲英娟梅琴丽敏",
     ),
     (
         1995,
         0.35,
-        "磊涛鹏超杰浩俊峰斌亮宇辉晨刚飞阳鑫龙强波健凯旭",
-        "婷静丽娜敏燕雪丹晶颖倩琳莉霞佳慧洁玲婧娟蕾瑶",
+        "俊志晓文建海家伟振嘉子永",
+        "杰鹏磊涛斌辉峰超宇亮勇龙波",
+        "丽晓雪静佳美婷雅小海思",
+        "婷娜燕敏丹颖倩琳莉慧洁玲婧",
     ),
     (
         2010,
         0.15,
-        "浩宇轩博俊泽睿晨嘉豪鑫杰涛文昊然航铭天逸辰",
-        "欣怡佳雨涵琪婷梦雪悦馨思颖瑶萱可妍诗嘉",
+        "子浩嘉俊宇博文天思家明",
+        "轩豪杰宇涛鑫昊然航铭睿晨",
+        "欣佳雨梦思诗雪可紫嘉晓",
+        "怡涵琪婷雪悦馨颖瑶萱妍",
     ),
     (
         2100,
         0.08,
-        "子轩浩宇沐宸奕辰梓睿一航铭泽安皓锦程恒煜",
-        "梓涵一诺若汐雨桐欣妍诗语可馨梦瑶依芸知夏沐",
+        "子浩宇沐奕梓一铭俊睿锦皓",
+        "轩然宸辰睿航泽程恒煜安霖",
+        "梓一若雨欣诗可梦依知语",
+        "涵诺汐桐妍语馨瑶芸夏琪萱",
     ),
 )
 

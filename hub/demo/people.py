@@ -207,20 +207,20 @@ class PersonFactory:
         """One or two characters in the style of the person's generation."""
         rng = self.rng
         cohort = next(c for c in names.GIVEN_COHORTS if birth_year <= c[0])
-        _, single_share, male_pool, female_pool = cohort
+        _, single_share, male_first, male_second, female_first, female_second = cohort
         if birth_year <= names.GIVEN_COHORTS[0][0] and rng.random() < 0.3:
             return rng.choice(names.CLASSIC_NAMES[sex])
-        pool = male_pool if sex == MALE else female_pool
+        first, second = (male_first, male_second) if sex == MALE else (female_first, female_second)
         if rng.random() < single_share:
-            return rng.choice(pool)
-        first = rng.choice(pool)
-        # Reduplicated names (婷婷, 明明) are a girls' and nickname-style pattern.
+            return rng.choice(second)
+        last = rng.choice(second)
+        # Reduplicated names (婷婷, 丽丽) are a girls' and nickname-style pattern.
         if sex == FEMALE and rng.random() < 0.04:
-            return first * 2
-        second = rng.choice(pool)
-        while second == first:
-            second = rng.choice(pool)
-        return first + second
+            return last * 2
+        head = rng.choice(first)
+        while head == last:
+            head = rng.choice(first)
+        return head + last
 
     def birth_date(self, age_range: tuple[int, int] | None = None) -> dt.date:
         """A birth date giving an age within `age_range` (inclusive) on the reference day;
@@ -250,9 +250,10 @@ class PersonFactory:
                 for slot in slots
                 if make(region, birth_date, slot * 2 + parity) not in self._used_ids
             )
-            number = next(free, None)
-            if number is None:
+            spare = next(free, None)
+            if spare is None:
                 raise ValueError(f"no free ID sequence for {region} {birth_date}")
+            number = spare
         self._used_ids.add(number)
         return number
 
