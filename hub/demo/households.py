@@ -65,9 +65,7 @@ def _spouse_age(rng: random.Random, head_age: int) -> int:
     return max(20, head_age + rng.randint(-6, 3))
 
 
-def _children(
-    rng: random.Random, factory: PersonFactory, plan: list[_Planned], father: int, mother: int
-) -> None:
+def _children(rng: random.Random, plan: list[_Planned], father: int, mother: int) -> None:
     """1–3 children of the couple at `father`/`mother`, born when the mother was 22–40."""
     mother_age = plan[mother].age
     count = rng.choices((1, 2, 3), (0.58, 0.36, 0.06))[0]
@@ -111,16 +109,15 @@ def _plan(rng: random.Random, factory: PersonFactory, shape: str) -> list[_Plann
         head.married = True
     father, mother = (0, 1) if head.sex == MALE else (1, 0)
     if shape in ("nuclear", "three_gen_up"):
-        _children(rng, factory, plan, father, mother)
+        _children(rng, plan, father, mother)
     if shape == "single_parent":
         # The absent parent is represented by the head's own slot for both roles.
-        _children(rng, factory, plan, 0, 0)
+        _children(rng, plan, 0, 0)
     if shape == "three_gen_up":
-        # Parents of the head; the father carries the head's surname if the head is a son.
+        # The head's own parents; the head carries the father's surname.
         base = head.age + rng.randint(24, 32)
         if base <= 98:
-            line = surname if head.sex == MALE else factory.surname()
-            plan.append(_Planned("PARENT", MALE, base + rng.randint(0, 3), line))
+            plan.append(_Planned("PARENT", MALE, base + rng.randint(0, 3), surname))
         if rng.random() < 0.8 and base <= 98:
             plan.append(_Planned("PARENT", FEMALE, base, factory.surname()))
             if plan[-2].relation == "PARENT":
@@ -132,7 +129,7 @@ def _plan(rng: random.Random, factory: PersonFactory, shape: str) -> list[_Plann
         in_law = _Planned("OTHER", FEMALE, _spouse_age(rng, son_age), factory.surname())
         in_law.married = True
         plan.append(in_law)
-        _children(rng, factory, plan, len(plan) - 2, len(plan) - 1)
+        _children(rng, plan, len(plan) - 2, len(plan) - 1)
     if shape == "shared":
         for _ in range(rng.randint(1, 2)):
             age = rng.randint(20, 45)
