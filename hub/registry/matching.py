@@ -25,7 +25,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA, Levenshtein
@@ -178,6 +178,8 @@ def blocking_keys(f: Features) -> list[str]:
         keys.append(f"mo:{f.mother_id}")  # siblings are few; survives birth-date typos
     if f.guardian_name and f.birth:
         keys.append(f"gb:{f.guardian_name}:{f.birth:%Y%m%d}")
+    if f.birth and f.street:
+        keys.append(f"bs:{f.birth:%Y%m%d}:{f.street}")  # name changed or a stand-in name
     if f.pinyin and not f.is_placeholder:
         given = f.pinyin.partition(" ")[2]
         if f.birth:
@@ -231,7 +233,11 @@ class NameFrequency:
     full: dict[str, float] = field(default_factory=dict)
     default_surname: float = 0.001
     default_given: tuple[float, float] = (0.0005, 0.00003)  # 1-char, 2+-char given names
-    cap_bits: float = 4.0
+    # A rare name may gain little (a decoy with the same rare name is what hurts), a
+    # common one may lose more.
+    cap_up_bits: float = 1.0
+    cap_down_bits: float = 4.0
+    mean: float = 2e-5  # frequency of an agreeing name between two random people
 
     def of(self, name: str) -> float:
         if name in self.full:
@@ -283,7 +289,9 @@ class LinkageModel:
                 full=nf.get("full", {}),
                 default_surname=nf.get("default_surname", 0.001),
                 default_given=tuple(nf.get("default_given", (0.0005, 0.00003))),  # type: ignore[arg-type]
-                cap_bits=nf.get("cap_bits", 4.0),
+                cap_up_bits=nf.get("cap_up_bits", 1.0),
+                cap_down_bits=nf.get("cap_down_bits", 4.0),
+                mean=nf.get("mean", 2e-5),
             ),
             prior_log2_odds=data["prior_log2_odds"],
             certain=t["certain"],
@@ -306,11 +314,20 @@ class LinkageModel:
         x = weight + self.prior_log2_odds
         return 1.0 / (1.0 + 2.0 ** (-x)) if x > -60 else 0.0
 
-    def name_tf_adjustment(self, name: str) -> float:
-        """Bits to add to a name agreement: positive for rare names, negative for common."""
-        freq = self.name_frequency.of(name)
-        cap = self.name_frequency.cap_bits
-        return max(-cap, min(cap, math.log2(self.name_u_exact / freq)))
+    def name_tf_adjustment(self, name: str, observed: float | None = None) -> float:
+        """Bits to add to a name agreement: negative for common names, a little positive
+        for rare ones.
+
+        The table says how common a name is nationally relative to the table's own mean
+        (王芳 ~10x the mean); `observed`, the name's share of the registry's residents
+        when the index knows it, says how common it is here relative to u(EXACT). The
+        more cautious of the two wins.
+        """
+        nf = self.name_frequency
+        bits = math.log2(nf.mean / nf.of(name))
+        if observed is not None and observed > 0:
+            bits = min(bits, math.log2(self.name_u_exact / observed))
+        return max(-nf.cap_down_bits, min(nf.cap_up_bits, bits))
 
 
 # ---------------------------------------------------------------------------
@@ -332,6 +349,8 @@ def name_level(a: Features, b: Features) -> str | None:
         return None  # 李娜之子 vs the child's real name says nothing either way
     if a.name == b.name:
         return "EXACT"
+    if a.is_placeholder and a.placeholder_parent == b.placeholder_parent:
+        return "DIFFERENT"  # 李娜之子 vs 李娜之女: another child of the same mother
     if a.pinyin == b.pinyin:
         return "PINYIN"
     if a.loose == b.loose:
@@ -394,8 +413,13 @@ def _equal_level(x: str | None, y: str | None) -> str | None:
     return "EXACT" if x == y else "DIFFERENT"
 
 
-def compare(model: LinkageModel, a: Features, b: Features) -> Comparison:
-    """Fellegi–Sunter comparison of two records: levels and total match weight (bits)."""
+def compare(
+    model: LinkageModel, a: Features, b: Features, name_frequency: float | None = None
+) -> Comparison:
+    """Fellegi–Sunter comparison of two records: levels and total match weight (bits).
+
+    name_frequency: how common `a.name` is in the registry, if known (see NameCounts).
+    """
     levels: dict[str, str | None] = {
         "name": name_level(a, b),
         "sex": None if not a.sex or not b.sex else ("AGREE" if a.sex == b.sex else "DIFFERENT"),
@@ -413,7 +437,7 @@ def compare(model: LinkageModel, a: Features, b: Features) -> Comparison:
         if level is not None:
             total += weights[name][level]
     if levels["name"] in ("EXACT", "PINYIN"):
-        total += model.name_tf_adjustment(a.name)
+        total += model.name_tf_adjustment(a.name, name_frequency)
     return Comparison(levels, total)
 
 
@@ -434,18 +458,28 @@ def same_id(a: Features, b: Features, name: str | None) -> bool:
 
 
 def looks_like_twins(a: Features, b: Features, c: Comparison) -> bool:
-    """Same mother (or same family) and birth date, but a different child (双胞胎)."""
-    if c.levels["birth_date"] != "EXACT":
+    """Same family and birth date, but another child (双胞胎).
+
+    Twins are often named alike (万家豪/万家乐), so with the same mother or guardian any
+    name that is not the same or a homophone counts as another child; with only a shared
+    address or phone the names must differ outright (or the name and sex both).
+    """
+    levels = c.levels
+    if levels["birth_date"] != "EXACT":
         return False
-    family = c.levels["mother_id"] == "EXACT" or (
-        c.levels["address"] in ("EXACT", "STREET") or c.levels["phone"] in ("EXACT", "GUARDIAN")
+    if "EXACT" in (levels["id_number"], levels["insurance_card"], levels["health_record_no"]):
+        return False  # a personal identifier agrees: one child, not two
+    name, sex_differs = levels["name"], levels["sex"] == "DIFFERENT"
+    same_mother = levels["mother_id"] == "EXACT" or (
+        levels["phone"] == "GUARDIAN"
+        or bool(a.guardian_name and a.guardian_name == b.guardian_name)
     )
-    if not family:
-        return False
-    name = c.levels["name"]
-    if name == "DIFFERENT":
-        return True
-    return c.levels["sex"] == "DIFFERENT" and name not in ("EXACT", "PINYIN")
+    if same_mother:
+        return name in ("FUZZY", "DIFFERENT") or (name is None and sex_differs)
+    household = levels["address"] in ("EXACT", "STREET") or levels["phone"] == "EXACT"
+    if household:
+        return name == "DIFFERENT" or (name == "FUZZY" and sex_differs)
+    return False
 
 
 # ---------------------------------------------------------------------------
@@ -464,18 +498,40 @@ class CandidateIndex(Protocol):
         ...
 
 
+@runtime_checkable
+class NameCounts(Protocol):
+    """Optional: an index that counts residents by name, for term-frequency weights."""
+
+    def residents_named(self, name: str) -> int:
+        """How many distinct residents have a record with this (normalised) name."""
+        ...
+
+    def resident_count(self) -> int: ...
+
+
 class InMemoryIndex:
     """A dict of key -> records; for tests, benchmarks and batch re-linking."""
 
     def __init__(self) -> None:
         self._by_key: dict[str, list[tuple[str, Features]]] = {}
+        self._named: dict[str, set[str]] = {}
+        self._residents: set[str] = set()
         self.records = 0
 
     def add(self, resident_id: str, features: Features) -> None:
         entry = (resident_id, features)
         for key in blocking_keys(features):
             self._by_key.setdefault(key, []).append(entry)
+        if features.name:
+            self._named.setdefault(features.name, set()).add(resident_id)
+        self._residents.add(resident_id)
         self.records += 1
+
+    def residents_named(self, name: str) -> int:
+        return len(self._named.get(name, ()))
+
+    def resident_count(self) -> int:
+        return len(self._residents)
 
     def candidates(self, keys: Iterable[str]) -> Iterable[tuple[str, Features]]:
         seen: set[int] = set()
@@ -489,6 +545,12 @@ class InMemoryIndex:
         """After a merge: records of `old` now belong to `new`."""
         for key, entries in self._by_key.items():
             self._by_key[key] = [(new if r == old else r, f) for r, f in entries]
+        for residents in self._named.values():
+            if old in residents:
+                residents.discard(old)
+                residents.add(new)
+        self._residents.discard(old)
+        self._residents.add(new)
 
 
 # ---------------------------------------------------------------------------
@@ -529,6 +591,8 @@ class Linker:
     (record_key, resident_id) pairs works too.
     """
 
+    min_residents_for_counts = 200
+
     def __init__(
         self,
         model: LinkageModel,
@@ -550,15 +614,29 @@ class Linker:
         by_resident: dict[str, list[Features]] = {}
         for resident_id, record in self.index.candidates(blocking_keys(features)):
             by_resident.setdefault(resident_id, []).append(record)
+        if not by_resident:
+            return []
+        freq = self._name_frequency(features.name)
         found = [
             c
             for resident_id, records in by_resident.items()
-            if (c := self._score(features, resident_id, records)) is not None
+            if (c := self._score(features, resident_id, records, freq)) is not None
         ]
         found.sort(key=lambda c: c.weight, reverse=True)
         return found[:count]
 
-    def _score(self, f: Features, resident_id: str, records: list[Features]) -> Candidate | None:
+    def _name_frequency(self, name: str) -> float | None:
+        """Share of *other* residents bearing this name (the candidate itself excluded)."""
+        if not name or not isinstance(self.index, NameCounts):
+            return None
+        total = self.index.resident_count()
+        if total < self.min_residents_for_counts:
+            return None  # too few residents to say a name is common
+        return max(self.index.residents_named(name) - 1, 0) / total
+
+    def _score(
+        self, f: Features, resident_id: str, records: list[Features], freq: float | None
+    ) -> Candidate | None:
         if f.record_key and self._separated(f.record_key, resident_id):
             return None
         best = -math.inf
@@ -566,7 +644,7 @@ class Linker:
         for record in records:
             if ids_conflict(f, record):
                 return None  # one resident never holds two people's numbers
-            c = compare(self.model, f, record)
+            c = compare(self.model, f, record, freq)
             best = max(best, c.weight)
             certain = certain or same_id(f, record, c.levels["name"])
             twins = twins or looks_like_twins(f, record, c)

@@ -253,6 +253,9 @@ class Phone:
         return self.value
 
 
+_LANDLINE = re.compile(r"0(?:[12]\d{9}|[3-9]\d{9,10})")
+
+
 def normalize_phone(raw: str | None) -> Phone | None:
     """Mobile 1[3-9]xxxxxxxxx with optional +86/0086; landline 020-34019378,
     (020)34019378, 020 3401 9378, 02034019378; an extension (转123, -123) is dropped."""
@@ -272,11 +275,13 @@ def normalize_phone(raw: str | None) -> Phone | None:
     if re.fullmatch(r"1[3-9]\d{9}", digits):
         return Phone(digits, PhoneKind.MOBILE)
     # Landline with an extension written as a dash suffix: 020-34019378-123.
+    if _LANDLINE.fullmatch(digits):
+        return Phone(digits, PhoneKind.LANDLINE)
     parts = re.findall(r"\d+", text)
     if len(parts) >= 3 and parts[0].startswith("0") and len(parts[-1]) <= 4:
-        digits = "".join(parts[:-1])
-    if re.fullmatch(r"0(?:[12]\d{9}|[3-9]\d{9,10})", digits):
-        return Phone(digits, PhoneKind.LANDLINE)
+        without_extension = "".join(parts[:-1])
+        if _LANDLINE.fullmatch(without_extension):
+            return Phone(without_extension, PhoneKind.LANDLINE)
     if re.fullmatch(r"[2-9]\d{6,7}", digits):
         return Phone(digits, PhoneKind.LOCAL)
     return Phone(digits, PhoneKind.INVALID)
