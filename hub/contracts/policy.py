@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from hub.contracts.packages import (  # noqa: F401  (re-exported)
+from hub.contracts.packages import (
     AgeRange,
     ChoiceGroup,
     Eligibility,
@@ -42,6 +42,15 @@ from hub.contracts.terms import (
     PopulationCategory,
     SigningUnit,
 )
+
+__all__ = [
+    "POLICY_DIR", "AgeRange", "ChoiceGroup", "CombinationSigning", "CoverageTarget",
+    "Eligibility", "ExclusiveGroup", "FeeDistribution", "FeeRule", "Frequency",
+    "GuardianPolicy", "LongAbsence", "LongPrescription", "Package", "PackageItem",
+    "PersonalSharePayer", "PolicyError", "RegionCode", "RegionPolicy", "Renewal", "ReportSpec",
+    "ReservedShare", "SigningParties", "TeamCapacity", "TeamPolicy", "ChangeTeamPolicy",
+    "get_policy", "load_policies", "load_policy_file", "policy_for_region_code",
+]  # fmt: skip
 
 POLICY_DIR = Path(__file__).parent / "policies"
 
@@ -111,6 +120,8 @@ class LongPrescription(_Model):
     """长处方: the longest single supply for stable chronic patients."""
 
     max: DurationField
+    # The ordinary limit above which a supply counts as "long" (not in the seeds).
+    ordinary_max: DurationField | None = None
     eligible_categories: tuple[PopulationCategory, ...] = ()
 
 
@@ -266,8 +277,8 @@ def _check_cross_references(p: RegionPolicy) -> None:
                     f"{rule.insurance_fund} + personal {rule.personal} = {total}, "
                     f"but the package price is {pk.price}",
                 )
-    for g, grp in enumerate(p.exclusive_groups):
-        must_exist(f"exclusive_groups[{g}].packages", grp.packages)
+    for g, excl in enumerate(p.exclusive_groups):
+        must_exist(f"exclusive_groups[{g}].packages", excl.packages)
     if p.fee_distribution and p.fee_distribution.team + p.fee_distribution.institution != 1:
         raise _CrossRefError("fee_distribution", "team + institution must add up to 1")
 
@@ -290,12 +301,12 @@ def _check_renewal(at: str, pk: Package, must_exist: Any) -> None:
         )
 
 
-class _DecimalLoader(yaml.SafeLoader):
+class _DecimalLoader(yaml.SafeLoader):  # type: ignore[misc,unused-ignore]
     """YAML loader that reads decimals as ``Decimal`` so 8.4 stays exactly 8.4."""
 
 
 def _construct_decimal(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
-    return Decimal(str(loader.construct_scalar(node)).replace("_", ""))  # type: ignore[arg-type]
+    return Decimal(str(loader.construct_scalar(node)).replace("_", ""))
 
 
 _DecimalLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -173,3 +173,19 @@ def parse_duration(value: Any) -> Duration:
 
 
 DurationField = Annotated[Duration, BeforeValidator(parse_duration), PlainSerializer(str)]
+
+
+@dataclass(frozen=True, slots=True)
+class ResidentFacts:
+    """What the rules need to know about a resident (乙方) on the day of a decision."""
+
+    birth_date: dt.date
+    insurance_type: InsuranceType
+    categories: frozenset[PopulationCategory] = field(default_factory=frozenset)
+    has_guardian: bool = False
+
+
+def age_on(birth_date: dt.date, day: dt.date) -> int:
+    """Age in completed years (周岁) on ``day``."""
+    before_birthday = (day.month, day.day) < (birth_date.month, birth_date.day)
+    return day.year - birth_date.year - (1 if before_birthday else 0)
