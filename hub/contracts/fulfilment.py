@@ -72,11 +72,18 @@ def contract_items(
     categories: Collection[PopulationCategory],
     chosen_items: Collection[str] | None = None,
 ) -> list[PackageItem]:
-    """The items this resident is owed: signed packages, their bundled tier modules for
-    the resident's populations, items aimed at the resident's groups, chosen items of
-    "k 选 n" groups. An item code appears once."""
+    """The items this resident is owed: signed packages and the packages they include,
+    their bundled tier modules for the resident's populations, items aimed at the
+    resident's groups, chosen items of "k 选 n" groups. An item code appears once."""
     codes = set(package_codes)
     cats = set(categories)
+    # A higher tier includes the services of the lower ones (温州: 定制型 ⊃ 改善型 ⊃ 基本型).
+    pending = list(codes)
+    while pending:
+        for inc in policy.package(pending.pop()).includes:
+            if inc not in codes:
+                codes.add(inc)
+                pending.append(inc)
     packages = [p for p in policy.packages if p.code in codes]
     packages += [
         t

@@ -102,3 +102,9 @@ def test_three_year_contract_is_measured_per_contract_year() -> None:
         (dt.date(2024, 3, 1), dt.date(2025, 2, 28), ItemStatus.MET),
         (dt.date(2025, 3, 1), dt.date(2026, 2, 28), ItemStatus.DUE),
     ]
+
+
+def test_higher_tier_includes_lower_tier_services() -> None:
+    wenzhou = get_policy("wenzhou")
+    got = {i.code for i in contract_items(wenzhou, ["WZ-CUSTOMISED"], set())}
+    assert {"HOME_SERVICES", "PRIORITY_OUTPATIENT", "EHR"} <= got

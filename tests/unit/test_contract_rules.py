@@ -173,8 +173,11 @@ def test_eligibility_by_insurance_category_and_tier() -> None:
     assert codes(check_package_eligibility(YONGKANG, "YK-CHILD", r, TODAY)) == [
         V.PACKAGE_NOT_SIGNABLE
     ]
-    young = ResidentFacts(dt.date(1964, 7, 2), IT.URBAN_EMPLOYEE, frozenset({PC.ELDERLY_65}))
-    assert check_package_eligibility(YONGKANG, "YK-ELDERLY", young, TODAY)  # 59: refused twice
+    seven = ResidentFacts(dt.date(2017, 6, 30), IT.SELF_PAY)
+    too_old = check_package_eligibility(PANYU, "PY-CHILD-CHECK", seven, TODAY)
+    assert codes(too_old) == [V.PACKAGE_NOT_ELIGIBLE] and "the resident is 7" in too_old[0].message
+    six = ResidentFacts(dt.date(2017, 7, 2), IT.SELF_PAY)
+    assert check_package_eligibility(PANYU, "PY-CHILD-CHECK", six, TODAY) == []
 
 
 def test_minor_without_guardian() -> None:
