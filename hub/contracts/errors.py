@@ -1,7 +1,8 @@
 """Rule violations of the contracts domain: typed, with stable codes.
 
 A violation is both a value (checks return lists of them, so a caller can show every
-problem at once) and an exception (a service raises one to stop a command). The code
+problem at once) and an exception (a service raises one to stop a command; it is a
+``hub.errors.DomainError``). The code
 is stable and reaches GraphQL as part of a union result; the message tells a person
 what to do.
 """
@@ -9,8 +10,9 @@ what to do.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import StrEnum
+
+from hub.errors import DomainError
 
 
 class ViolationCode(StrEnum):
@@ -38,27 +40,43 @@ class ViolationCode(StrEnum):
     RENEWAL_PAYMENT_OUTSIDE_WINDOW = "RENEWAL_PAYMENT_OUTSIDE_WINDOW"
 
 
-@dataclass(eq=True)
-class RuleViolation(Exception):
-    """A broken domain rule: ``code`` (stable), ``field`` (the input at fault), ``message``."""
+class RuleViolation(DomainError):
+    """A broken domain rule: ``code`` (stable), ``field`` (the input at fault), ``message``.
+
+    A ``DomainError``, so GraphQL mutations report it as a ``userErrors`` entry.
+    """
 
     code: ViolationCode
-    field: str
-    message: str
 
-    def __post_init__(self) -> None:
-        super().__init__(f"{self.code}: {self.message}")
+    def __init__(self, code: ViolationCode, field: str, message: str) -> None:
+        super().__init__(message, field=field, code=code)
+        self.field: str = field
+
+    def __repr__(self) -> str:
+        return f"RuleViolation({self.code!s}, {self.field!r}, {self.message!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RuleViolation):
+            return NotImplemented
+        return (self.code, self.field, self.message) == (other.code, other.field, other.message)
 
     def __hash__(self) -> int:
         return hash((self.code, self.field, self.message))
 
 
-class RuleViolations(Exception):
-    """Several violations raised together (e.g. every reason a signing is refused)."""
+class RuleViolations(DomainError):
+    """Several violations raised together (e.g. every reason a signing is refused).
+
+    ``code``/``field``/``message`` are the first violation's, so a caller that reports
+    one error still reports a real one; ``violations`` holds them all.
+    """
 
     def __init__(self, violations: Iterable[RuleViolation]) -> None:
         self.violations = tuple(violations)
-        super().__init__("; ".join(str(v) for v in self.violations))
+        first = self.violations[0]
+        super().__init__(
+            "; ".join(v.message for v in self.violations), field=first.field, code=first.code
+        )
 
     @property
     def codes(self) -> tuple[ViolationCode, ...]:
