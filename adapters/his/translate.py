@@ -153,6 +153,7 @@ class ReferralReply:
     facility: str  # MSH-4
     control_id: str
     event_time: dt.datetime | None
+    issues: tuple[Issue, ...] = ()
 
 
 Inbound = PersonRecord | MergeRecord | ObservationBatch | ReferralReply
@@ -215,12 +216,17 @@ def mr_id(m: Message, cx_list: str, h: Header, where: str) -> tuple[str, str, li
     reps = [m.comps(r) for r in m.reps(cx_list)]
     for cx in reps:
         if part(cx, 5).strip().upper() == "MR" and cx[0].strip():
-            return m.text(cx[0]), m.text(part(cx, 4)) or h.sending_facility, []
+            return m.text(cx[0]), _authority(m, cx) or h.sending_facility, []
     if reps and reps[0][0].strip() and not part(reps[0], 5).strip():
         issue = Issue("ASSUMED_MR", where, f"{where} has no type code; taken as MR")
-        return m.text(reps[0][0]), m.text(part(reps[0], 4)) or h.sending_facility, [issue]
+        return m.text(reps[0][0]), _authority(m, reps[0]) or h.sending_facility, [issue]
     raise HL7ContentError("MISSING_PATIENT_ID", f"{where} has no medical record number "
                           "(identifier type MR)", location=where, hl7_code="101")  # fmt: skip
+
+
+def _authority(m: Message, cx: list[str]) -> str:
+    """CX.4 (HD): its namespace id, the code hospitals actually agree on."""
+    return m.text(part(cx, 4).split(m.sub)[0])
 
 
 def _id_number(m: Message, pid: list[str]) -> str | None:
@@ -329,6 +335,9 @@ def _merge(m: Message, h: Header) -> MergeRecord:
 
 
 def _observations(m: Message, h: Header) -> ObservationBatch:
+    if len(m.all("PID")) > 1:  # results after a second PID would land on the first patient
+        raise HL7ContentError("UNSUPPORTED_MULTI_PATIENT", "send one patient per ORU^R01",
+                              location="PID", hl7_code="207")  # fmt: skip
     pid = _pid(m)
     source_id, authority, issues = mr_id(m, fld(pid, 3), h, "PID-3")
     event_time = _event_time(m, h)

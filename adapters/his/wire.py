@@ -330,10 +330,12 @@ def build_ack(
     MSH-10, '' when even that cannot be read. Warnings ride along as ERR segments with
     severity W so the sender sees unknown codes without the message being refused."""
     msh = _msh_fields(raw) or []
-    codec = default_encoding
-    if len(msh) > 18 and msh[18]:
-        codec = codec_for(msh[18].split("~")[0], default_encoding)
     comp = msh[2][:1] if len(msh) > 2 and msh[2] else "^"
+    rep = msh[2][1:2] if len(msh) > 2 and len(msh[2]) > 1 else "~"
+    charset = msh[18].split(rep)[0].strip() if len(msh) > 18 else ""
+    codec = codec_for(charset, default_encoding)
+    # Answer in the sender's own charset and spelling of it: it understood that one.
+    label = charset if charset and codec_for(charset, "") else _CHARSET_LABEL.get(codec, "")
 
     def hd(n: int) -> str:
         return escape(msh[n].split(comp)[0].strip()) if len(msh) > n else ""
@@ -341,7 +343,6 @@ def build_ack(
     code = "AA" if error is None else error.ack_code
     issues = ((error.issue,) if error else ()) + warnings
     event = msh[9].split(comp)[1] if len(msh) > 9 and len(msh[9].split(comp)) > 1 else ""
-    label = _CHARSET_LABEL.get(codec, "")
     lines = [
         "|".join(
             [

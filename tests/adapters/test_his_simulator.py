@@ -213,3 +213,18 @@ def test_main_dry_run(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--dry-run", "--count", "3", "--encoding", "gbk"]) == 0
     out = capsys.readouterr().out
     assert out.count("MSH|") == 3 and "|GBK" in out and "PID|1||PY" in out
+
+
+def test_main_measures_parse_cost(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--measure", "--count", "300"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["messages"] == 300
+    assert 0 < result["parse_us"] < 300 and result["parse_and_ack_us"] < 500
+
+
+def test_main_loopback_translates_everything(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--loopback", "--count", "200", "--faults", "malformed=0.3,duplicate=0.1"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    summary = json.loads(out[out.index("{\n") :])  # after any log lines of the server
+    assert summary["ok"] == summary["sent"] and summary["unexpected"] == []

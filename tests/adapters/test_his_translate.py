@@ -290,6 +290,20 @@ def test_oru_r01_types_blood_pressure_and_glucose_and_keeps_local_codes() -> Non
     assert batch.issues == ()
 
 
+def test_oru_with_two_patients_is_refused_rather_than_misfiled() -> None:
+    raw = ORU + "\rPID|1||PY002^^^PYZXYY^MR||李娜\rOBX|1|NM|8480-6^SBP^LN||150|mm[Hg]\r"
+    with pytest.raises(HL7ContentError, match="UNSUPPORTED_MULTI_PATIENT"):
+        parse(raw.encode())
+
+
+def test_assigning_authority_takes_the_hd_namespace() -> None:
+    pid = "PID|1||PY5^^^PYZXYY&2.16.156.1&ISO^MR||王芳"
+    rec = parse(adt(pid=pid).encode())
+    assert isinstance(rec, PersonRecord) and rec.assigning_authority == "PYZXYY"
+    rec = parse(adt(pid="PID|1||PY5^^^^MR||王芳").encode())
+    assert isinstance(rec, PersonRecord) and rec.assigning_authority == "PYZXYY"  # MSH-4
+
+
 def test_oru_with_half_a_blood_pressure_reports_it() -> None:
     raw = "\r".join(ORU.split("\r")[:4])
     batch = parse(raw.encode())
@@ -344,6 +358,10 @@ def test_acks_are_valid_hl7_and_mirror_the_header() -> None:
     msh = hl7.parse(text).segment("MSH")
     assert str(msh[3]) == "FDHUB" and str(msh[5]) == "HIS" and str(msh[6]) == "PYZXYY"
     assert str(msh[9]) == "ACK^A04^ACK" and str(msh[10]) == "A1"
+    assert str(msh[18]) == "GBK"  # the sender's own spelling
+    assert str(hl7.parse(build_ack(adt(cs="").encode()).decode()).segment("MSH")[18]) == (
+        "UNICODE UTF-8"
+    )
     err = HL7ContentError("MISSING_PATIENT_ID", "no MR", location="PID-3", hl7_code="101")
     ae = build_ack(raw, error=err).decode("gb18030")
     parse_message(ae, validation_level=VALIDATION_LEVEL.STRICT, find_groups=True)
