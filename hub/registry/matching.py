@@ -41,6 +41,7 @@ from hub.registry.normalize import (
     normalize_phone,
     normalize_sex,
     parse_date,
+    ymd,
 )
 
 DEFAULT_MODEL_PATH = Path(__file__).with_name("linkage-model.json")
@@ -54,8 +55,10 @@ class Features:
     """What linkage needs of one source record, computed once (比对特征).
 
     id_number is set only for a valid ID consistent with the record (birth date equal,
-    or off by a typo/swap); any other ID text goes to id_other and is compared, never
-    trusted. Missing birth date/sex are filled from a valid ID.
+    or off by a typo/swap). An invalid ID (typo) goes to id_invalid and is compared,
+    never trusted; a valid ID contradicting the record's birth date (the mother's
+    number on a baby's record) goes to id_foreign and is not compared at all. Missing
+    birth date/sex are filled from a valid ID.
     """
 
     record_key: str = ""
@@ -66,7 +69,8 @@ class Features:
     sex: str | None = None
     birth: dt.date | None = None
     id_number: str | None = None
-    id_other: str | None = None
+    id_invalid: str | None = None
+    id_foreign: str | None = None
     phone: str | None = None
     phone_local: str | None = None
     address: str | None = None
@@ -87,7 +91,7 @@ class Features:
         name = normalize_name(record.get("name"))
         sex = normalize_sex(record.get("sex")) or name.placeholder_sex
         birth = parse_date(record.get("birth_date"))
-        id_number = id_other = None
+        id_number = id_invalid = id_foreign = None
         number = normalize_id(record.get("id_number"))
         if number.valid:
             clash = contradictions(number, birth_date=birth, sex=None)
@@ -100,9 +104,9 @@ class Features:
                 birth = birth or number.birth_date
                 sex = sex or number.sex
             else:
-                id_other = number.value  # e.g. the mother's number on a baby's record
+                id_foreign = number.value  # e.g. the mother's number on a baby's record
         elif number.value:
-            id_other = number.value
+            id_invalid = number.value
         phone = normalize_phone(record.get("phone"))
         address = normalize_address(record.get("address"))
         mother = normalize_id(record.get("mother_id_number"))
@@ -118,7 +122,8 @@ class Features:
             sex=sex,
             birth=birth,
             id_number=id_number,
-            id_other=id_other,
+            id_invalid=id_invalid,
+            id_foreign=id_foreign,
             phone=phone.value if phone and phone.usable else None,
             phone_local=phone.local if phone and phone.usable else None,
             address=address.text if address else None,
@@ -165,7 +170,7 @@ def blocking_keys(f: Features) -> list[str]:
     survives a different kind of error, so a true match shares at least one key.
     """
     keys: list[str] = []
-    for ident in (f.id_number, f.id_other):
+    for ident in (f.id_number, f.id_invalid):
         if ident:
             keys.append(f"id:{ident}")
     if f.insurance_card:
@@ -177,9 +182,9 @@ def blocking_keys(f: Features) -> list[str]:
     if f.mother_id:
         keys.append(f"mo:{f.mother_id}")  # siblings are few; survives birth-date typos
     if f.guardian_name and f.birth:
-        keys.append(f"gb:{f.guardian_name}:{f.birth:%Y%m%d}")
+        keys.append(f"gb:{f.guardian_name}:{ymd(f.birth)}")
     if f.birth and f.street:
-        keys.append(f"bs:{f.birth:%Y%m%d}:{f.street}")  # name changed or a stand-in name
+        keys.append(f"bs:{ymd(f.birth)}:{f.street}")  # name changed or a stand-in name
     if f.pinyin and not f.is_placeholder:
         given = f.pinyin.partition(" ")[2]
         if f.birth:
@@ -187,9 +192,9 @@ def blocking_keys(f: Features) -> list[str]:
             day_month = "".join(sorted((f"{b.month:02d}", f"{b.day:02d}")))
             keys.append(f"py:{f.pinyin}:{b.year}")  # homophones, traditional, day typos
             keys.append(f"nd:{f.name}:{day_month}")  # year typos, day/month swaps
-            keys.append(f"sb:{f.pinyin.partition(' ')[0]}:{b:%Y%m%d}")  # given-name typos
+            keys.append(f"sb:{f.pinyin.partition(' ')[0]}:{ymd(b)}")  # given-name typos
             if given:
-                keys.append(f"gv:{given}:{b:%Y%m%d}")  # surname typos
+                keys.append(f"gv:{given}:{ymd(b)}")  # surname typos
         if f.street:
             keys.append(f"ns:{f.pinyin}:{f.street}")  # birth date badly wrong
     return keys
@@ -336,10 +341,26 @@ class LinkageModel:
 
 @dataclass(frozen=True, slots=True)
 class Comparison:
-    """Levels found for one pair of records (None: a side is missing) and the weight."""
+    """Levels found for one pair of records (None: a side is missing) and their weights."""
 
     levels: dict[str, str | None]
-    weight: float
+    weights: dict[str, float]
+
+    @property
+    def weight(self) -> float:
+        return combine(self.weights)
+
+
+def combine(weights: Mapping[str, float]) -> float:
+    """Total match weight. Fields are summed, except the family ones: siblings share
+    the mother's number, the address and the guardian's phone, so once the mother's
+    number agrees the other two add only a little (they are not independent)."""
+    total = sum(weights.values())
+    mother = weights.get("mother_id", 0.0)
+    if mother > 0:
+        family = [w for k in ("address", "guardian") if (w := weights.get(k, 0.0)) > 0]
+        total -= 0.75 * sum(family)
+    return total
 
 
 def name_level(a: Features, b: Features) -> str | None:
@@ -370,7 +391,7 @@ def _birth_level(a: Features, b: Features) -> str | None:
 
 
 def _id_level(a: Features, b: Features) -> str | None:
-    x, y = a.id_number or a.id_other, b.id_number or b.id_other
+    x, y = a.id_number or a.id_invalid, b.id_number or b.id_invalid
     if not x or not y:
         return None
     if x == y:
@@ -416,29 +437,31 @@ def _equal_level(x: str | None, y: str | None) -> str | None:
 def compare(
     model: LinkageModel, a: Features, b: Features, name_frequency: float | None = None
 ) -> Comparison:
-    """Fellegi–Sunter comparison of two records: levels and total match weight (bits).
+    """Fellegi–Sunter comparison of two records: levels and match weight per field.
 
     name_frequency: how common `a.name` is in the registry, if known (see NameCounts).
+    A guardian-phone agreement is kept under its own key, "guardian", so `combine`
+    can treat it as family evidence.
     """
+    phone = _phone_level(a, b)
     levels: dict[str, str | None] = {
         "name": name_level(a, b),
         "sex": None if not a.sex or not b.sex else ("AGREE" if a.sex == b.sex else "DIFFERENT"),
         "birth_date": _birth_level(a, b),
         "id_number": _id_level(a, b),
-        "phone": _phone_level(a, b),
+        "phone": phone,
         "address": _address_level(a, b),
         "insurance_card": _equal_level(a.insurance_card, b.insurance_card),
         "health_record_no": _equal_level(a.health_record_no, b.health_record_no),
         "mother_id": _equal_level(a.mother_id, b.mother_id),
     }
-    weights = model.weights
-    total = 0.0
-    for name, level in levels.items():
-        if level is not None:
-            total += weights[name][level]
+    table = model.weights
+    weights = {name: table[name][level] for name, level in levels.items() if level is not None}
+    if phone == "GUARDIAN":
+        weights["guardian"] = weights.pop("phone")
     if levels["name"] in ("EXACT", "PINYIN"):
-        total += model.name_tf_adjustment(a.name, name_frequency)
-    return Comparison(levels, total)
+        weights["name"] += model.name_tf_adjustment(a.name, name_frequency)
+    return Comparison(levels, weights)
 
 
 # ---------------------------------------------------------------------------
@@ -460,9 +483,9 @@ def same_id(a: Features, b: Features, name: str | None) -> bool:
 def looks_like_twins(a: Features, b: Features, c: Comparison) -> bool:
     """Same family and birth date, but another child (双胞胎).
 
-    Twins are often named alike (万家豪/万家乐), so with the same mother or guardian any
-    name that is not the same or a homophone counts as another child; with only a shared
-    address or phone the names must differ outright (or the name and sex both).
+    Twins are often named alike (万家豪/万家乐), so any name that is not the same or a
+    homophone counts as another child; with the same mother or guardian a stand-in
+    name (李娜之女) of the other sex does too.
     """
     levels = c.levels
     if levels["birth_date"] != "EXACT":
@@ -478,7 +501,7 @@ def looks_like_twins(a: Features, b: Features, c: Comparison) -> bool:
         return name in ("FUZZY", "DIFFERENT") or (name is None and sex_differs)
     household = levels["address"] in ("EXACT", "STREET") or levels["phone"] == "EXACT"
     if household:
-        return name == "DIFFERENT" or (name == "FUZZY" and sex_differs)
+        return name in ("FUZZY", "DIFFERENT")
     return False
 
 
@@ -494,7 +517,11 @@ class CandidateIndex(Protocol):
         ...
 
     def candidates(self, keys: Iterable[str]) -> Iterable[tuple[str, Features]]:
-        """Every stored (resident_id, record) sharing at least one key, each once."""
+        """Every record of every resident that has a record under one of the keys.
+
+        All of a candidate resident's records, not only those sharing a key: vetoes
+        (another valid ID number) must see them all.
+        """
         ...
 
 
@@ -510,47 +537,44 @@ class NameCounts(Protocol):
 
 
 class InMemoryIndex:
-    """A dict of key -> records; for tests, benchmarks and batch re-linking."""
+    """Keys -> residents, residents -> records; for tests, benchmarks and re-linking."""
 
     def __init__(self) -> None:
-        self._by_key: dict[str, list[tuple[str, Features]]] = {}
+        self._by_key: dict[str, set[str]] = {}
+        self._records: dict[str, list[Features]] = {}
         self._named: dict[str, set[str]] = {}
-        self._residents: set[str] = set()
         self.records = 0
 
     def add(self, resident_id: str, features: Features) -> None:
-        entry = (resident_id, features)
         for key in blocking_keys(features):
-            self._by_key.setdefault(key, []).append(entry)
+            self._by_key.setdefault(key, set()).add(resident_id)
+        self._records.setdefault(resident_id, []).append(features)
         if features.name:
             self._named.setdefault(features.name, set()).add(resident_id)
-        self._residents.add(resident_id)
         self.records += 1
+
+    def candidates(self, keys: Iterable[str]) -> Iterable[tuple[str, Features]]:
+        seen: set[str] = set()
+        for key in keys:
+            for resident_id in self._by_key.get(key, ()):
+                if resident_id not in seen:
+                    seen.add(resident_id)
+                    for record in self._records[resident_id]:
+                        yield resident_id, record
 
     def residents_named(self, name: str) -> int:
         return len(self._named.get(name, ()))
 
     def resident_count(self) -> int:
-        return len(self._residents)
-
-    def candidates(self, keys: Iterable[str]) -> Iterable[tuple[str, Features]]:
-        seen: set[int] = set()
-        for key in keys:
-            for entry in self._by_key.get(key, ()):
-                if id(entry[1]) not in seen:
-                    seen.add(id(entry[1]))
-                    yield entry
+        return len(self._records)
 
     def reassign(self, old: str, new: str) -> None:
         """After a merge: records of `old` now belong to `new`."""
-        for key, entries in self._by_key.items():
-            self._by_key[key] = [(new if r == old else r, f) for r, f in entries]
-        for residents in self._named.values():
+        for residents in (*self._by_key.values(), *self._named.values()):
             if old in residents:
                 residents.discard(old)
                 residents.add(new)
-        self._residents.discard(old)
-        self._residents.add(new)
+        self._records.setdefault(new, []).extend(self._records.pop(old, []))
 
 
 # ---------------------------------------------------------------------------
@@ -637,24 +661,31 @@ class Linker:
     def _score(
         self, f: Features, resident_id: str, records: list[Features], freq: float | None
     ) -> Candidate | None:
+        """Compare with each of the resident's records. Vetoes hold if any record
+        triggers them; evidence is the best level per field over the records, so a
+        field missing from one record is taken from another."""
         if f.record_key and self._separated(f.record_key, resident_id):
             return None
-        best = -math.inf
+        best: dict[str, float] = {}
         certain = twins = False
         for record in records:
             if ids_conflict(f, record):
                 return None  # one resident never holds two people's numbers
             c = compare(self.model, f, record, freq)
-            best = max(best, c.weight)
+            for name, w in c.weights.items():
+                if w > best.get(name, -math.inf):
+                    best[name] = w
             certain = certain or same_id(f, record, c.levels["name"])
             twins = twins or looks_like_twins(f, record, c)
+        weight = combine(best)
         if certain:
-            return Candidate(resident_id, 1.0, Grade.CERTAIN, max(best, self.model.certain), "id")
-        grade = self.model.grade(best)
+            weight = max(weight, self.model.certain)
+            return Candidate(resident_id, 1.0, Grade.CERTAIN, weight, "id")
+        grade = self.model.grade(weight)
         reason = "probabilistic"
         if twins and grade in (Grade.CERTAIN, Grade.PROBABLE):
             grade, reason = Grade.POSSIBLE, "twins"
-        return Candidate(resident_id, self.model.probability(best), grade, best, reason)
+        return Candidate(resident_id, self.model.probability(weight), grade, weight, reason)
 
     def link(self, features: Features) -> Decision:
         found = self.match(features)

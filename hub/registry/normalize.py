@@ -472,13 +472,18 @@ class DateRelation(StrEnum):
     DIFFERENT = "DIFFERENT"
 
 
+def ymd(d: dt.date) -> str:
+    """YYYYMMDD, zero-padded even for a mistyped year like 0985 (strftime is not)."""
+    return f"{d.year:04d}{d.month:02d}{d.day:02d}"
+
+
 def is_day_month_swap(a: dt.date, b: dt.date) -> bool:
     return a != b and a.year == b.year and a.month == b.day and a.day == b.month
 
 
 def is_one_digit_typo(a: dt.date, b: dt.date) -> bool:
     """YYYYMMDD differ in exactly one digit, or by one adjacent transposition."""
-    x, y = f"{a:%Y%m%d}", f"{b:%Y%m%d}"
+    x, y = ymd(a), ymd(b)
     diff = [i for i in range(8) if x[i] != y[i]]
     if len(diff) == 1:
         return True

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.registry.matching import DEFAULT_MODEL_PATH, LEVELS, Features
+from hub.registry.normalize import ymd
 
 _NULL = "is_null_level"
 
@@ -122,8 +123,8 @@ def _row(n: int, f: Features) -> dict[str, Any]:
         "loose": f.loose or None,
         "placeholder": f.is_placeholder,
         "sex": f.sex,
-        "birth": f"{f.birth:%Y%m%d}" if f.birth else None,
-        "id_any": f.id_number or f.id_other,
+        "birth": ymd(f.birth) if f.birth else None,
+        "id_any": f.id_number or f.id_invalid,
         "phone": f.phone,
         "phone_local": f.phone_local,
         "guardian_phone": f.guardian_phone,

@@ -75,7 +75,7 @@ def test_birth_and_sex_filled_from_id() -> None:
 def test_id_contradicting_birth_date_is_not_trusted() -> None:
     # the mother's number typed on the baby's record
     f = rec(name="张三", birth_date="2024-05-01", id_number=MOTHER)
-    assert f.id_number is None and f.id_other == MOTHER
+    assert f.id_number is None and f.id_foreign == MOTHER
 
 
 def test_id_with_birth_date_typo_is_trusted() -> None:
