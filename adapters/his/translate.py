@@ -105,6 +105,7 @@ class Observation:
     status: str  # OBX-11: F final, C corrected, ...
     order_code: str  # OBR-4 identifier
     kind: str | None = None  # systolic / diastolic / fasting_glucose for typed results
+    local_code: str = ""  # "system:code" as sent when typed by its LOINC alternate
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,18 +410,25 @@ def _obx(m: Message, seg: list[str], order: str, default_time: dt.datetime | Non
          issues: list[Issue]) -> Observation:  # fmt: skip
     ce = m.comps(fld(seg, 3))
     code, display, system = m.text(ce[0]), m.text(part(ce, 2)), m.text(part(ce, 3))
+    local_code = ""
     if system.upper() not in ("LN", "LOINC") and part(ce, 6).upper() in ("LN", "LOINC"):
+        # A local code with its LOINC alternate (CE.4-6): type by LOINC, keep the local one.
+        local_code = f"{system}:{code}" if system else code
         code, display, system = m.text(part(ce, 4)), m.text(part(ce, 5)), "LN"
     if not code:
         raise HL7ContentError("MISSING_FIELD", "OBX-3 (observation identifier) is empty",
                               location="OBX-3", hl7_code="101")  # fmt: skip
     vtype, raw_value = fld(seg, 2).upper(), fld(seg, 5)
-    value = m.text(raw_value.split(m.rep)[0]) if raw_value != '""' else ""
-    if vtype == "SN":  # structured numeric: comparator^number
-        sn = m.comps(raw_value)
+    first = raw_value.split(m.rep)[0]
+    if raw_value == '""':
+        value = ""
+    elif vtype == "SN":  # structured numeric: comparator^number
+        sn = m.comps(first)
         value = (m.text(sn[0]) if sn[0] not in ("", "=") else "") + m.text(part(sn, 2))
-    elif vtype not in ("ST", "TX", "FT", "CE", "CWE"):
-        value = m.comps(value)[0] if m.comp in value else value
+    elif vtype in ("ST", "TX", "FT"):  # free text may hold the component separator
+        value = m.text(first)
+    else:
+        value = m.text(m.comps(first)[0])
     match = _NUMBER.fullmatch(value.strip()) if vtype in ("NM", "SN", "") else None
     unit_ce = m.comps(fld(seg, 6))
     kind = None
@@ -442,6 +450,7 @@ def _obx(m: Message, seg: list[str], order: str, default_time: dt.datetime | Non
         status=m.text(fld(seg, 11)),
         order_code=order,
         kind=kind,
+        local_code=local_code,
     )
 
 

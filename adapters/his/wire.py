@@ -179,6 +179,8 @@ def _msh_fields(raw: bytes) -> list[str] | None:
         line = line_b.decode("utf-8")
     except UnicodeDecodeError:
         line = line_b.decode("gb18030", "replace")
+    if len(line) < 5 or line[3] in "\r\n":
+        return None
     fs = line[3]
     fields = line.split(fs)
     return [fields[0], fs, *fields[1:]]
@@ -208,7 +210,9 @@ def split(raw: bytes, *, default_encoding: str = "utf-8") -> Message:
     if not raw.startswith(b"MSH") or len(raw) < 8:
         raise HL7ParseError("NO_MSH", "the message does not start with MSH", hl7_code="100")
     msh = _msh_fields(raw)
-    assert msh is not None
+    if msh is None:
+        raise HL7ParseError("BAD_DELIMITERS", "MSH-1/MSH-2 delimiters are missing",
+                            location="MSH-1", hl7_code="102")  # fmt: skip
     charset = msh[18].split(msh[2][1:2] or "~")[0] if len(msh) > 18 else ""
     codec = codec_for(charset, default_encoding)
     try:

@@ -202,6 +202,8 @@ def test_wrong_encoding_is_answered_ar_with_the_control_id() -> None:
         (b"hello world", "NO_MSH"),
         (b"PID|1||X^^^^MR\r", "NO_MSH"),
         (b"MSHA^~\\&|x", "BAD_DELIMITERS"),
+        (b"MSH\rPID|1||X^^^^MR\r", "BAD_DELIMITERS"),
+        (b"MSH|\rPID|1||X^^^^MR\r", "BAD_DELIMITERS"),
         (b"MSH|^~\\&|HIS|H|HUB|H|20260101||ADT^A04|||2.5\rPID|1||1^^^^MR\r", "MISSING_CONTROL_ID"),
     ],
 )
@@ -281,6 +283,8 @@ def test_oru_r01_types_blood_pressure_and_glucose_and_keeps_local_codes() -> Non
     assert [(g.value, g.mmol_per_l, g.unit) for g in batch.glucose] == [
         (7.2, 7.2, "mmol/L"), (110.0, 6.11, "mg/dL"),
     ]  # fmt: skip
+    mg = next(o for o in batch.observations if o.code == "1558-6")
+    assert mg.local_code == "L:GLU01" and mg.kind == "fasting_glucose" and mg.status == "F"
     hba1c = next(o for o in batch.observations if o.code == "HBA1C")
     assert (hba1c.code_system, hba1c.display, hba1c.numeric, hba1c.kind) == (
         "L", "糖化血红蛋白", 6.8, None,
@@ -398,3 +402,29 @@ def test_parse_cost_per_message() -> None:
             parse(raw)
     per_message = (time.perf_counter() - start) / (8 * len(raws))
     assert per_message < 0.3e-3, f"{per_message * 1e6:.0f} µs per message"
+
+
+def test_mangled_input_only_ever_raises_hl7_errors_and_always_gets_an_ack() -> None:
+    """Whatever arrives, the handler can answer it: parse raises HL7Error or returns a
+    record, and build_ack always produces a readable ACK."""
+    import random
+
+    rng = random.Random(7)
+    seeds = [adt().encode(), adt(cs="GBK").encode("gb18030"), ORU.encode()]
+    alphabet = b"|^~\\&\r\n\x00\xff\xe5MSHPIDOBX0123456789 "
+    for _ in range(3000):
+        raw = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 6)):
+            op, i = rng.random(), rng.randrange(len(raw) + 1)
+            if op < 0.4:
+                raw[i:i] = bytes([rng.choice(alphabet)])
+            elif op < 0.8:
+                del raw[i : i + rng.randint(1, 20)]
+            else:
+                raw = raw[: rng.randrange(len(raw) + 1)]
+        try:
+            parse(bytes(raw))
+            ack = build_ack(bytes(raw))
+        except HL7Error as err:
+            ack = build_ack(bytes(raw), error=err)
+        assert parse_ack(ack).control_id == peek_control_id(bytes(raw))
