@@ -57,8 +57,8 @@ class Features:
     id_number is set only for a valid ID consistent with the record (birth date equal,
     or off by a typo/swap). An invalid ID (typo) goes to id_invalid and is compared,
     never trusted; a valid ID contradicting the record's birth date (the mother's
-    number on a baby's record) goes to id_foreign and is not compared at all. Missing
-    birth date/sex are filled from a valid ID.
+    number on a baby's record) goes to id_foreign and is not compared at all. With a
+    trusted ID, birth date and sex are taken from it.
     """
 
     record_key: str = ""
@@ -100,9 +100,11 @@ class Features:
                 birth is not None
                 and date_relation(birth, number.birth_date) is not DateRelation.DIFFERENT
             ):
+                # The check character vouches for the number's digits, so its birth
+                # date and sex beat a mistyped date or sex field.
                 id_number = number.value
-                birth = birth or number.birth_date
-                sex = sex or number.sex
+                birth = number.birth_date
+                sex = number.sex
             else:
                 id_foreign = number.value  # e.g. the mother's number on a baby's record
         elif number.value:
@@ -396,7 +398,9 @@ def _id_level(a: Features, b: Features) -> str | None:
         return None
     if x == y:
         return "EXACT"
-    if OSA.distance(x, y, score_cutoff=2) <= 2:
+    # One wrong or two swapped digits. Not two: twins' numbers differ only in the
+    # sequence digit and the check character.
+    if OSA.distance(x, y, score_cutoff=1) <= 1:
         return "CLOSE"
     return "DIFFERENT"
 
@@ -483,9 +487,9 @@ def same_id(a: Features, b: Features, name: str | None) -> bool:
 def looks_like_twins(a: Features, b: Features, c: Comparison) -> bool:
     """Same family and birth date, but another child (双胞胎).
 
-    Twins are often named alike (万家豪/万家乐), so any name that is not the same or a
-    homophone counts as another child; with the same mother or guardian a stand-in
-    name (李娜之女) of the other sex does too.
+    Twins are often named alike (万家豪/万家乐), so with a shared family any name that
+    is not the same or a homophone counts as another child, and so does a stand-in name
+    (李娜之女) of the other sex; a similar name of the other sex does even without one.
     """
     levels = c.levels
     if levels["birth_date"] != "EXACT":
@@ -493,6 +497,8 @@ def looks_like_twins(a: Features, b: Features, c: Comparison) -> bool:
     if "EXACT" in (levels["id_number"], levels["insurance_card"], levels["health_record_no"]):
         return False  # a personal identifier agrees: one child, not two
     name, sex_differs = levels["name"], levels["sex"] == "DIFFERENT"
+    if sex_differs and name in ("FUZZY", "DIFFERENT"):
+        return True  # 陆华伟 (女) / 陆华帆 (男): a name typo and a sex error at once is rarer
     same_mother = levels["mother_id"] == "EXACT" or (
         levels["phone"] == "GUARDIAN"
         or bool(a.guardian_name and a.guardian_name == b.guardian_name)

@@ -79,7 +79,7 @@ def comparison_levels() -> dict[str, list[dict[str, Any]]]:
         "id_number": [
             _level("NULL", "id_any_l IS NULL OR id_any_r IS NULL", null=True),
             _level("EXACT", "id_any_l = id_any_r"),
-            _level("CLOSE", "damerau_levenshtein(id_any_l, id_any_r) <= 2"),
+            _level("CLOSE", "damerau_levenshtein(id_any_l, id_any_r) <= 1"),
             _level("DIFFERENT", "ELSE"),
         ],
         "phone": [
