@@ -484,12 +484,19 @@ def same_id(a: Features, b: Features, name: str | None) -> bool:
     return bool(a.id_number and a.id_number == b.id_number and name != "DIFFERENT")
 
 
+def _minor(birth: dt.date | None) -> bool:
+    """Under 18: children live with their twin; adults sharing an address and a birth
+    date with a one-character name difference are far more often one person."""
+    return birth is not None and (dt.date.today() - birth).days < 18 * 365
+
+
 def looks_like_twins(a: Features, b: Features, c: Comparison) -> bool:
     """Same family and birth date, but another child (双胞胎).
 
-    Twins are often named alike (万家豪/万家乐), so with a shared family any name that
-    is not the same or a homophone counts as another child, and so does a stand-in name
-    (李娜之女) of the other sex; a similar name of the other sex does even without one.
+    Twins are often named alike (万家豪/万家乐), so with a shared family (the mother, or
+    for children the home) any name that is not the same or a homophone counts as
+    another child, and so does a stand-in name (李娜之女) of the other sex; a similar
+    name of the other sex does even without a family link.
     """
     levels = c.levels
     if levels["birth_date"] != "EXACT":
@@ -506,7 +513,7 @@ def looks_like_twins(a: Features, b: Features, c: Comparison) -> bool:
     if same_mother:
         return name in ("FUZZY", "DIFFERENT") or (name is None and sex_differs)
     household = levels["address"] in ("EXACT", "STREET") or levels["phone"] == "EXACT"
-    if household:
+    if household and _minor(a.birth):
         return name in ("FUZZY", "DIFFERENT")
     return False
 
@@ -694,12 +701,16 @@ class Linker:
         return Candidate(resident_id, self.model.probability(weight), grade, weight, reason)
 
     def link(self, features: Features) -> Decision:
+        """LINKED to the best resident if it is CERTAIN or PROBABLE and no other
+        candidate comes close (within the model's margin, in bits): a namesake born a
+        few days apart or a twin makes the evidence ambiguous, and a person decides."""
         found = self.match(features)
         provisional = features.is_provisional
         linkable = [c for c in found if c.grade in (Grade.CERTAIN, Grade.PROBABLE)]
         if linkable:
             top = linkable[0]
-            rival = linkable[1] if len(linkable) > 1 else None
+            rivals = [c for c in found if c is not top and c.grade is not Grade.UNLIKELY]
+            rival = rivals[0] if rivals else None
             if rival is None or (
                 (top.reason == "id" and rival.reason != "id")
                 or top.weight - rival.weight >= self.model.margin

@@ -79,8 +79,10 @@ def test_id_contradicting_birth_date_is_not_trusted() -> None:
 
 
 def test_id_with_birth_date_typo_is_trusted() -> None:
-    f = rec(name="张三", birth_date="2024-01-05", id_number=CHILD)  # day/month swapped
+    f = rec(name="张三", birth_date="2024-01-05", id_number=CHILD, sex="2")  # swap, sex typo
     assert f.id_number == CHILD
+    # the check character vouches for the number: its birth date and sex win
+    assert f.birth == dt.date(2024, 5, 1) and f.sex == "1"
 
 
 def test_blocking_keys_cover_the_usual_errors() -> None:
@@ -235,6 +237,26 @@ def test_twins_are_not_merged(model: LinkageModel) -> None:
     assert decision.outcome is not Outcome.LINKED
 
 
+def test_twins_with_consecutive_id_numbers(model: LinkageModel) -> None:
+    # twins' numbers differ in the sequence digit and the check character only; one
+    # of them mistyped must not make them "close"
+    girl = make("330784", dt.date(2022, 4, 29), 220)
+    boy = make("330784", dt.date(2022, 4, 29), 201)
+    boy_typo = boy[:3] + str((int(boy[3]) + 1) % 10) + boy[4:]
+    linker = linker_with(model, ("R1", rec(name="陆华伟", id_number=girl, sex="2")))
+    decision = linker.link(rec(name="陆华帆", id_number=boy_typo, sex="1", birth_date="2022-04-29"))
+    assert decision.outcome is not Outcome.LINKED
+
+
+def test_adults_sharing_home_and_birth_date_with_a_typo_link(model: LinkageModel) -> None:
+    home = dict(birth_date="1975-07-05", sex="2", address="石碁镇桥东路91号20栋1616")
+    linker = linker_with(
+        model, ("R1", rec(name="谢宁建", phone="16889930272", insurance_card="44011339", **home))
+    )
+    decision = linker.link(rec(name="谢玉建", phone="16889930272", **home))
+    assert decision.outcome is Outcome.LINKED
+
+
 def test_different_mothers_never_link(model: LinkageModel) -> None:
     other_mother = make("330381", dt.date(1990, 1, 1), 222)
     child = dict(name="王芳", sex="2", birth_date="2024-05-01", phone="13800000001")
@@ -251,6 +273,20 @@ def test_separated_pairs_stay_apart(model: LinkageModel) -> None:
     assert apart.link(incoming).outcome is Outcome.NEW
     apart = linker_with(model, ("R1", stored), separated=lambda rk, rid: rid == "R1")
     assert apart.link(incoming).outcome is Outcome.NEW
+
+
+def test_siblings_are_not_merged(model: LinkageModel) -> None:
+    family = dict(
+        mother_id_number=MOTHER,
+        address="安阳街道市桥路61号5栋1110",
+        guardian_phone="13023740954",
+        guardian_name="韩思涵",
+    )
+    linker = linker_with(
+        model, ("R1", rec(name="刘丹明", sex="2", birth_date="2018-07-10", **family))
+    )
+    decision = linker.link(rec(name="刘瑞", sex="2", birth_date="2019-07-10", **family))
+    assert decision.outcome is not Outcome.LINKED
 
 
 def test_two_close_candidates_go_to_review(model: LinkageModel) -> None:

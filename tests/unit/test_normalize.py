@@ -126,6 +126,8 @@ def test_loose_pinyin_folds_dialect_confusions() -> None:
         ("李娜之女2", "李娜", "2"),
         ("王芳婴儿", "王芳", None),
         ("王芳之男婴", "王芳", "1"),
+        ("李娜儿子", "李娜", "1"),
+        ("李娜之女儿", "李娜", "2"),
     ],
 )
 def test_newborn_placeholder_names(raw: str, parent: str, sex: str | None) -> None:
@@ -135,7 +137,7 @@ def test_newborn_placeholder_names(raw: str, parent: str, sex: str | None) -> No
     assert name.placeholder_sex == sex
 
 
-@pytest.mark.parametrize("raw", ["王子", "李宝宝", "陈国女", "张之", "李娜"])
+@pytest.mark.parametrize("raw", ["王子", "李宝宝", "陈国女", "张之", "李娜", "王儿", "张女儿红"])
 def test_real_names_are_not_placeholders(raw: str) -> None:
     assert not normalize_name(raw).is_placeholder
 
