@@ -45,6 +45,9 @@ from hub.registry.normalize import (
 )
 
 DEFAULT_MODEL_PATH = Path(__file__).with_name("linkage-model.json")
+_MOTHER = frozenset({"母亲", "母", "妈妈", "mother", "MTH", "MOTHER"})
+
+ResidentId = int | str  # the registry's resident key; the linker only compares them
 
 # ---------------------------------------------------------------------------
 # Features
@@ -78,21 +81,30 @@ class Features:
     unit: str | None = None
     insurance_card: str | None = None
     health_record_no: str | None = None
+    birth_certificate_no: str | None = None
     mother_id: str | None = None
     mother_id_valid: bool = False
     guardian_name: str | None = None
     guardian_phone: str | None = None
 
     @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> Features:
+    def from_record(cls, record: Mapping[str, Any] | object) -> Features:
         """From the input format (source, source_id, name, sex, birth_date, id_number,
-        phone, address, insurance_card, health_record_no, mother_id_number,
-        guardian_name, guardian_phone); absent or empty means unknown."""
-        name = normalize_name(record.get("name"))
-        sex = normalize_sex(record.get("sex")) or name.placeholder_sex
-        birth = parse_date(record.get("birth_date"))
+        phone, address, insurance_card, health_record_no, birth_certificate_no,
+        mother_id_number, guardian_name, guardian_phone, guardian_relation,
+        guardian_id_number), as a mapping or an object with those attributes
+        (`hub.registry.records.ResidentRecord`); absent or empty means unknown."""
+
+        def get(key: str) -> Any:
+            if isinstance(record, Mapping):
+                return record.get(key)
+            return getattr(record, key, None)
+
+        name = normalize_name(get("name"))
+        sex = normalize_sex(get("sex")) or name.placeholder_sex
+        birth = parse_date(get("birth_date"))
         id_number = id_invalid = id_foreign = None
-        number = normalize_id(record.get("id_number"))
+        number = normalize_id(get("id_number"))
         if number.valid:
             clash = contradictions(number, birth_date=birth, sex=None)
             assert number.birth_date is not None
@@ -109,12 +121,15 @@ class Features:
                 id_foreign = number.value  # e.g. the mother's number on a baby's record
         elif number.value:
             id_invalid = number.value
-        phone = normalize_phone(record.get("phone"))
-        address = normalize_address(record.get("address"))
-        mother = normalize_id(record.get("mother_id_number"))
-        guardian_phone = normalize_phone(record.get("guardian_phone"))
-        guardian = normalize_name(record.get("guardian_name")).text or name.placeholder_parent
-        source, source_id = record.get("source"), record.get("source_id")
+        phone = normalize_phone(get("phone"))
+        address = normalize_address(get("address"))
+        mother_raw = get("mother_id_number")
+        if not mother_raw and str(get("guardian_relation") or "").strip() in _MOTHER:
+            mother_raw = get("guardian_id_number")
+        mother = normalize_id(mother_raw)
+        guardian_phone = normalize_phone(get("guardian_phone"))
+        guardian = normalize_name(get("guardian_name")).text or name.placeholder_parent
+        source, source_id = get("source"), get("source_id")
         return cls(
             record_key=f"{source}:{source_id}" if source or source_id else "",
             name=name.text,
@@ -131,8 +146,9 @@ class Features:
             address=address.text if address else None,
             street=address.street if address else None,
             unit=address.unit if address else None,
-            insurance_card=clean_identifier(record.get("insurance_card")),
-            health_record_no=clean_identifier(record.get("health_record_no")),
+            insurance_card=clean_identifier(get("insurance_card")),
+            health_record_no=clean_identifier(get("health_record_no")),
+            birth_certificate_no=clean_identifier(get("birth_certificate_no")),
             mother_id=mother.value or None,
             mother_id_valid=mother.valid,
             guardian_name=guardian or None,
@@ -179,6 +195,8 @@ def blocking_keys(f: Features) -> list[str]:
         keys.append(f"ic:{f.insurance_card}")
     if f.health_record_no:
         keys.append(f"hr:{f.health_record_no}")
+    if f.birth_certificate_no:
+        keys.append(f"bc:{f.birth_certificate_no}")
     if f.phone:
         keys.append(f"ph:{f.phone}")
     if f.mother_id:
@@ -223,6 +241,7 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "address": ("EXACT", "STREET", "FUZZY", "DIFFERENT"),
     "insurance_card": ("EXACT", "DIFFERENT"),
     "health_record_no": ("EXACT", "DIFFERENT"),
+    "birth_certificate_no": ("EXACT", "DIFFERENT"),
     "mother_id": ("EXACT", "DIFFERENT"),
 }
 
@@ -295,7 +314,7 @@ class LinkageModel:
                 given=nf.get("given", {}),
                 full=nf.get("full", {}),
                 default_surname=nf.get("default_surname", 0.001),
-                default_given=tuple(nf.get("default_given", (0.0005, 0.00003))),  # type: ignore[arg-type]
+                default_given=(*nf.get("default_given", (0.0005, 0.00003))[:2],),
                 cap_up_bits=nf.get("cap_up_bits", 1.0),
                 cap_down_bits=nf.get("cap_down_bits", 4.0),
                 mean=nf.get("mean", 2e-5),
@@ -457,6 +476,7 @@ def compare(
         "address": _address_level(a, b),
         "insurance_card": _equal_level(a.insurance_card, b.insurance_card),
         "health_record_no": _equal_level(a.health_record_no, b.health_record_no),
+        "birth_certificate_no": _equal_level(a.birth_certificate_no, b.birth_certificate_no),
         "mother_id": _equal_level(a.mother_id, b.mother_id),
     }
     table = model.weights
@@ -501,7 +521,8 @@ def looks_like_twins(a: Features, b: Features, c: Comparison) -> bool:
     levels = c.levels
     if levels["birth_date"] != "EXACT":
         return False
-    if "EXACT" in (levels["id_number"], levels["insurance_card"], levels["health_record_no"]):
+    identifiers = ("id_number", "insurance_card", "health_record_no", "birth_certificate_no")
+    if any(levels[k] == "EXACT" for k in identifiers):
         return False  # a personal identifier agrees: one child, not two
     name, sex_differs = levels["name"], levels["sex"] == "DIFFERENT"
     if sex_differs and name in ("FUZZY", "DIFFERENT"):
@@ -525,11 +546,11 @@ def looks_like_twins(a: Features, b: Features, c: Comparison) -> bool:
 class CandidateIndex(Protocol):
     """Where candidate residents are found: each stored record under its blocking keys."""
 
-    def add(self, resident_id: str, features: Features) -> None:
+    def add(self, resident_id: ResidentId, features: Features) -> None:
         """Store a source record of `resident_id` under `blocking_keys(features)`."""
         ...
 
-    def candidates(self, keys: Iterable[str]) -> Iterable[tuple[str, Features]]:
+    def candidates(self, keys: Iterable[str]) -> Iterable[tuple[ResidentId, Features]]:
         """Every record of every resident that has a record under one of the keys.
 
         All of a candidate resident's records, not only those sharing a key: vetoes
@@ -553,12 +574,12 @@ class InMemoryIndex:
     """Keys -> residents, residents -> records; for tests, benchmarks and re-linking."""
 
     def __init__(self) -> None:
-        self._by_key: dict[str, set[str]] = {}
-        self._records: dict[str, list[Features]] = {}
-        self._named: dict[str, set[str]] = {}
+        self._by_key: dict[str, set[ResidentId]] = {}
+        self._records: dict[ResidentId, list[Features]] = {}
+        self._named: dict[str, set[ResidentId]] = {}
         self.records = 0
 
-    def add(self, resident_id: str, features: Features) -> None:
+    def add(self, resident_id: ResidentId, features: Features) -> None:
         for key in blocking_keys(features):
             self._by_key.setdefault(key, set()).add(resident_id)
         self._records.setdefault(resident_id, []).append(features)
@@ -566,8 +587,8 @@ class InMemoryIndex:
             self._named.setdefault(features.name, set()).add(resident_id)
         self.records += 1
 
-    def candidates(self, keys: Iterable[str]) -> Iterable[tuple[str, Features]]:
-        seen: set[str] = set()
+    def candidates(self, keys: Iterable[str]) -> Iterable[tuple[ResidentId, Features]]:
+        seen: set[ResidentId] = set()
         for key in keys:
             for resident_id in self._by_key.get(key, ()):
                 if resident_id not in seen:
@@ -581,7 +602,7 @@ class InMemoryIndex:
     def resident_count(self) -> int:
         return len(self._records)
 
-    def reassign(self, old: str, new: str) -> None:
+    def reassign(self, old: ResidentId, new: ResidentId) -> None:
         """After a merge: records of `old` now belong to `new`."""
         for residents in (*self._by_key.values(), *self._named.values()):
             if old in residents:
@@ -602,22 +623,22 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    resident_id: str
+    resident_id: ResidentId
     score: float  # posterior probability of a match, 0..1
     grade: Grade
     weight: float  # match weight in bits
-    reason: str = ""  # "id", "twins", "probabilistic", ...
+    reason: str = ""  # "id", "twins", "probabilistic"
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
     outcome: Outcome
-    resident_id: str | None
+    resident_id: ResidentId | None
     candidates: list[Candidate]
     provisional: bool = False  # a newborn known only through the mother (临时身份)
 
 
-Separated = Callable[[str, str], bool]
+Separated = Callable[[str, ResidentId], bool]
 
 
 class Linker:
@@ -626,6 +647,10 @@ class Linker:
     separated(record_key, resident_id) tells whether a person has split that record
     from that resident; such pairs are never linked again. A collection of
     (record_key, resident_id) pairs works too.
+
+    With an index, `match`/`link` look candidates up themselves. Without one (an
+    async SQL repository), fetch all records of the residents sharing a key of
+    `blocking_keys(features)` and call `rank` and `decide`, which are pure.
     """
 
     min_residents_for_counts = 200
@@ -633,8 +658,8 @@ class Linker:
     def __init__(
         self,
         model: LinkageModel,
-        index: CandidateIndex,
-        separated: Separated | Collection[tuple[str, str]] | None = None,
+        index: CandidateIndex | None = None,
+        separated: Separated | Collection[tuple[str, ResidentId]] | None = None,
     ) -> None:
         self.model = model
         self.index = index
@@ -647,23 +672,63 @@ class Linker:
             self._separated = lambda record, resident: (record, resident) in pairs
 
     def match(self, features: Features, count: int = 5) -> list[Candidate]:
-        """The best `count` candidate residents, best first (vetoed ones left out)."""
-        by_resident: dict[str, list[Features]] = {}
-        for resident_id, record in self.index.candidates(blocking_keys(features)):
+        """The best `count` candidate residents from the index, best first."""
+        if self.index is None:
+            raise RuntimeError("no index: fetch candidates and call rank()")
+        found = self.index.candidates(blocking_keys(features))
+        return self.rank(features, found, count, name_frequency=self._name_frequency(features))
+
+    def link(self, features: Features) -> Decision:
+        return self.decide(features, self.match(features))
+
+    def rank(
+        self,
+        features: Features,
+        candidates: Iterable[tuple[ResidentId, Features]],
+        count: int = 5,
+        *,
+        name_frequency: float | None = None,
+    ) -> list[Candidate]:
+        """Score candidate residents given as (resident_id, record) pairs, all records
+        of each resident; vetoed and separated residents are left out. Best first.
+
+        name_frequency: share of other residents bearing `features.name`, if known.
+        """
+        by_resident: dict[ResidentId, list[Features]] = {}
+        for resident_id, record in candidates:
             by_resident.setdefault(resident_id, []).append(record)
-        if not by_resident:
-            return []
-        freq = self._name_frequency(features.name)
         found = [
             c
             for resident_id, records in by_resident.items()
-            if (c := self._score(features, resident_id, records, freq)) is not None
+            if (c := self._score(features, resident_id, records, name_frequency)) is not None
         ]
         found.sort(key=lambda c: c.weight, reverse=True)
         return found[:count]
 
-    def _name_frequency(self, name: str) -> float | None:
+    def decide(self, features: Features, found: list[Candidate]) -> Decision:
+        """LINKED to the best resident if it is CERTAIN or PROBABLE and no other
+        candidate comes close (within the model's margin, in bits): a namesake born a
+        few days apart or a twin makes the evidence ambiguous, and a person decides.
+        REVIEW when something is at least POSSIBLE, else NEW."""
+        provisional = features.is_provisional
+        linkable = [c for c in found if c.grade in (Grade.CERTAIN, Grade.PROBABLE)]
+        if linkable:
+            top = linkable[0]
+            rivals = [c for c in found if c is not top and c.grade is not Grade.UNLIKELY]
+            rival = rivals[0] if rivals else None
+            if rival is None or (
+                (top.reason == "id" and rival.reason != "id")
+                or top.weight - rival.weight >= self.model.margin
+            ):
+                return Decision(Outcome.LINKED, top.resident_id, found, provisional)
+            return Decision(Outcome.REVIEW, None, found, provisional)
+        if any(c.grade is Grade.POSSIBLE for c in found):
+            return Decision(Outcome.REVIEW, None, found, provisional)
+        return Decision(Outcome.NEW, None, found, provisional)
+
+    def _name_frequency(self, features: Features) -> float | None:
         """Share of *other* residents bearing this name (the candidate itself excluded)."""
+        name = features.name
         if not name or not isinstance(self.index, NameCounts):
             return None
         total = self.index.resident_count()
@@ -672,7 +737,7 @@ class Linker:
         return max(self.index.residents_named(name) - 1, 0) / total
 
     def _score(
-        self, f: Features, resident_id: str, records: list[Features], freq: float | None
+        self, f: Features, resident_id: ResidentId, records: list[Features], freq: float | None
     ) -> Candidate | None:
         """Compare with each of the resident's records. Vetoes hold if any record
         triggers them; evidence is the best level per field over the records, so a
@@ -699,24 +764,3 @@ class Linker:
         if twins and grade in (Grade.CERTAIN, Grade.PROBABLE):
             grade, reason = Grade.POSSIBLE, "twins"
         return Candidate(resident_id, self.model.probability(weight), grade, weight, reason)
-
-    def link(self, features: Features) -> Decision:
-        """LINKED to the best resident if it is CERTAIN or PROBABLE and no other
-        candidate comes close (within the model's margin, in bits): a namesake born a
-        few days apart or a twin makes the evidence ambiguous, and a person decides."""
-        found = self.match(features)
-        provisional = features.is_provisional
-        linkable = [c for c in found if c.grade in (Grade.CERTAIN, Grade.PROBABLE)]
-        if linkable:
-            top = linkable[0]
-            rivals = [c for c in found if c is not top and c.grade is not Grade.UNLIKELY]
-            rival = rivals[0] if rivals else None
-            if rival is None or (
-                (top.reason == "id" and rival.reason != "id")
-                or top.weight - rival.weight >= self.model.margin
-            ):
-                return Decision(Outcome.LINKED, top.resident_id, found, provisional)
-            return Decision(Outcome.REVIEW, None, found, provisional)
-        if any(c.grade is Grade.POSSIBLE for c in found):
-            return Decision(Outcome.REVIEW, None, found, provisional)
-        return Decision(Outcome.NEW, None, found, provisional)

@@ -111,6 +111,7 @@ def comparison_levels() -> dict[str, list[dict[str, Any]]]:
         ],
         "insurance_card": _equal("insurance_card"),
         "health_record_no": _equal("health_record_no"),
+        "birth_certificate_no": _equal("birth_certificate_no"),
         "mother_id": _equal("mother_id"),
     }
 
@@ -133,6 +134,7 @@ def _row(n: int, f: Features) -> dict[str, Any]:
         "unit": f.unit,
         "insurance_card": f.insurance_card,
         "health_record_no": f.health_record_no,
+        "birth_certificate_no": f.birth_certificate_no,
         "mother_id": f.mother_id,
     }
 
@@ -171,7 +173,9 @@ def train(
     levels = comparison_levels()
     settings = SettingsCreator(
         link_type="dedupe_only",
-        comparisons=[CustomComparison(levels[name], output_column_name=name) for name in LEVELS],
+        comparisons=[
+            CustomComparison(list[Any](levels[name]), output_column_name=name) for name in LEVELS
+        ],
         blocking_rules_to_generate_predictions=[block_on("birth"), block_on("id_any")],
         retain_intermediate_calculation_columns=False,
     )
@@ -190,7 +194,7 @@ def train(
         )
     trained = linker.misc.save_model_to_json()
 
-    model = json.loads(json.dumps(base))
+    model: dict[str, Any] = json.loads(json.dumps(base))
     # Random pairs of a small sample contain true matches (a person has ~2 records),
     # which inflates u of the agreeing levels; take them out with the estimated match
     # rate, and floor u at what the sample can resolve.

@@ -323,3 +323,32 @@ def test_sample_accuracy_targets(model: LinkageModel) -> None:
     assert report.precision >= 0.998, report.false_merges
     assert report.f1 >= 0.985, report.missed
     assert elapsed / len(records) < 0.002  # generous: shared CI machines
+
+
+def test_rank_and_decide_without_an_index(model: LinkageModel) -> None:
+    # how an async SQL repository uses the linker: fetch, then rank and decide
+    stored = rec(name="覃平鹏", id_number=CHILD)
+    linker = Linker(model)
+    incoming = rec(name="覃平鹏", id_number=CHILD)
+    found = linker.rank(incoming, [(7, stored)])
+    assert found[0].resident_id == 7 and found[0].grade is Grade.CERTAIN
+    decision = linker.decide(incoming, found)
+    assert decision.outcome is Outcome.LINKED and decision.resident_id == 7
+    with pytest.raises(RuntimeError):
+        linker.match(incoming)
+
+
+def test_features_from_an_object_with_attributes() -> None:
+    class Record:
+        source = "vendor"
+        source_id = "1"
+        name = "李娜之子"
+        birth_date = dt.date(2024, 5, 1)
+        guardian_relation = "母亲"
+        guardian_id_number = MOTHER
+        birth_certificate_no = "Q440123456"
+
+    f = Features.from_record(Record())
+    assert f.record_key == "vendor:1" and f.birth == dt.date(2024, 5, 1)
+    assert f.mother_id == MOTHER and f.mother_id_valid and f.is_provisional
+    assert "bc:Q440123456" in blocking_keys(f)
