@@ -1,6 +1,13 @@
 """Every table, imported in one place for alembic and the tests."""
 
 from hub.access.models import AuditEvent, Client
+from hub.contracts.models import (
+    Contract,
+    ContractPackage,
+    ContractPeriod,
+    ContractSequence,
+    ServiceDelivery,
+)
 from hub.db import Base
 from hub.directory.models import Organization, Practitioner, Team, TeamMember
 from hub.events.models import Event
@@ -14,6 +21,7 @@ from hub.registry.models import (
 )
 
 __all__ = [
-    "AuditEvent", "Base", "BlockingKey", "Client", "Event", "Household", "Organization",
+    "AuditEvent", "Base", "BlockingKey", "Client", "Contract", "ContractPackage", "ContractPeriod",
+    "ContractSequence", "ServiceDelivery", "Event", "Household", "Organization",
     "Practitioner", "Resident", "ResidentCategory", "ResidentIdentifier", "SourceRecord", "Team", "TeamMember",
 ]

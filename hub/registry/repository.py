@@ -29,6 +29,7 @@ class ResidentFilter:
     region: str | None = None
     insurance_type: str | None = None
     include_merged: bool = False
+    signed: bool | None = None  # has an active contract (condition from hub.contracts)
 
 
 def visible(principal: Principal) -> ColumnElement[bool] | None:
@@ -45,6 +46,8 @@ def visible(principal: Principal) -> ColumnElement[bool] | None:
 
 # Callables (organization ids -> condition on Resident) registered by other domains.
 extra_visibility: list = []
+# Conditions for filter fields another domain owns: field name -> (value -> condition).
+extra_filters: dict = {}
 
 
 def age_window(years_min: int | None, years_max: int | None, today: dt.date):
@@ -80,6 +83,8 @@ def filtered(principal: Principal, flt: ResidentFilter, today: dt.date) -> Selec
         stmt = stmt.where(Resident.region_key == flt.region)
     if flt.insurance_type:
         stmt = stmt.where(Resident.insurance_type == flt.insurance_type)
+    if flt.signed is not None:
+        stmt = stmt.where(extra_filters["signed"](flt.signed))
     if flt.category == "CHILD_0_6":
         stmt = stmt.where(age_window(0, 6, today))
     elif flt.category == "ELDERLY_65":
