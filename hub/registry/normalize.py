@@ -262,6 +262,11 @@ def normalize_phone(raw: str | None) -> Phone | None:
     if not raw:
         return None
     text = unicodedata.normalize("NFKC", raw).strip()
+    if re.search(r"[/,;、|]", text):  # "138..../020-...": the first usable one
+        for part in re.split(r"[/,;、|]", text):
+            phone = normalize_phone(part)
+            if phone is not None and phone.usable:
+                return phone
     text = re.split(r"(?:转|ext\.?|x)\s*\d+$", text, flags=re.I)[0]
     digits = re.sub(r"\D", "", text)
     if not digits:

@@ -168,6 +168,8 @@ def test_empty_name() -> None:
         ("020-34019378-123", "02034019378", PhoneKind.LANDLINE),
         ("020-34019378转123", "02034019378", PhoneKind.LANDLINE),
         ("34019378", "34019378", PhoneKind.LOCAL),
+        ("13843646974/020-34019378", "13843646974", PhoneKind.MOBILE),
+        ("无，020-34019378", "02034019378", PhoneKind.LANDLINE),
         ("12345", "12345", PhoneKind.INVALID),
         ("12843646974", "12843646974", PhoneKind.INVALID),  # no mobile starts 12
     ],
