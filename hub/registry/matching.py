@@ -11,9 +11,12 @@ record stays flat as the registry grows. `Linker` then decides in two tiers:
    merged automatically;
 2. probabilistic — Fellegi–Sunter weights from `LinkageModel` (a versioned JSON file,
    re-estimated by `hub.registry.train`), compared against each of a candidate
-   resident's source records, keeping the best.
+   resident's source records, keeping the best level per field; a name's weight is
+   lowered when the name is common (term frequency); a best candidate must clearly
+   lead any other before it is linked.
 
-Pure Python, no database: the SQL-backed index implements `CandidateIndex`.
+Pure Python, no database: the SQL-backed index implements `CandidateIndex`, or
+fetches candidates itself and calls `Linker.rank` and `Linker.decide`.
 """
 
 from __future__ import annotations
