@@ -152,8 +152,11 @@ def create_app(hub: Hub | None = None) -> Starlette:
         return PlainTextResponse("ok")
 
     graphql = HubGraphQL(hub)
+    from hub.fhir_api import routes as fhir_routes
+
     app = Starlette(routes=[Route("/health", health), Route("/graphql", graphql,
-                                                            methods=["GET", "POST"])],
+                                                            methods=["GET", "POST"]),
+                            *fhir_routes],
                     lifespan=lifespan)
     app.state.hub = hub
     return Authenticate(app, hub)  # type: ignore[return-value]
