@@ -6,7 +6,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db import Base, utcnow
@@ -162,3 +162,77 @@ class ResidentCategory(Base):
     category: Mapped[str] = mapped_column(String(40), primary_key=True)
 
     __table_args__ = (Index("ix_resident_category_category", "category", "resident_id"),)
+
+
+class ReviewStatus(StrEnum):
+    OPEN = "OPEN"
+    SAME_PERSON = "SAME_PERSON"  # resolved: merged into the candidate
+    DIFFERENT_PEOPLE = "DIFFERENT_PEOPLE"  # resolved: separated for good
+    OBSOLETE = "OBSOLETE"  # a merge/unmerge elsewhere settled it
+
+
+class DuplicateReview(Base):
+    """疑似重复: a record the matcher could not decide; it got a new resident and waits here
+    for a person to say whether it is one of the candidates."""
+
+    __tablename__ = "duplicate_review"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), default=ReviewStatus.OPEN)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"))  # the new resident
+    source_record_id: Mapped[int | None] = mapped_column(
+        ForeignKey("source_record.id", ondelete="SET NULL")
+    )
+    # [{resident_id, score, grade, reason}], best first, as the matcher saw them
+    candidates: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    top_score: Mapped[float | None]
+    decision: Mapped[str | None] = mapped_column(String(20))
+    decided_resident_id: Mapped[int | None]  # the candidate chosen (SAME_PERSON)
+    resolved_by: Mapped[str | None] = mapped_column(String(100))
+    resolved_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index("ix_duplicate_review_status", "status", "id"),
+        Index("ix_duplicate_review_resident", "resident_id"),
+    )
+
+
+class LinkSeparation(Base):
+    """A person said this source record is not that resident: never linked again
+    automatically. Follows merges (the rows move to the survivor)."""
+
+    __tablename__ = "link_separation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_key: Mapped[str] = mapped_column(String(150))  # "source|source_id" (Features.record_key)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index("ix_link_separation_record", "record_key"),
+        Index("ix_link_separation_resident", "resident_id"),
+    )
+
+
+class ResidentMerge(Base):
+    """One merge, with what it moved, so an unmerge can give a record back to the
+    resident it came from (and that resident's dependent rows with it)."""
+
+    __tablename__ = "resident_merge"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survivor_id: Mapped[int] = mapped_column(ForeignKey("resident.id"))
+    merged_id: Mapped[int] = mapped_column(ForeignKey("resident.id"))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    source_record_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    moved_rows: Mapped[dict[str, Any]] = mapped_column(default=dict)  # "table.column" -> ids
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index("ix_resident_merge_survivor", "survivor_id"),
+        Index("ix_resident_merge_merged", "merged_id"),
+    )
