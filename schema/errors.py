@@ -15,4 +15,6 @@ class UserError:
 
 
 def user_errors(error: DomainError) -> list[UserError]:
-    return [UserError(code=error.code, field=error.field, message=error.message)]
+    """One entry per problem: an error carrying several (``violations``) lists each."""
+    found = getattr(error, "violations", None) or (error,)
+    return [UserError(code=str(e.code), field=e.field, message=e.message) for e in found]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from hub.contracts.lifecycle import ONE_DAY, Period, period_end
-from hub.contracts.policy import PackageItem, RegionPolicy
+from hub.contracts.policy import Package, PackageItem, RegionPolicy
 from hub.contracts.terms import (
     Duration,
     DurationUnit,
@@ -75,8 +75,23 @@ def contract_items(
     """The items this resident is owed: signed packages and the packages they include,
     their bundled tier modules for the resident's populations, items aimed at the
     resident's groups, chosen items of "k 选 n" groups. An item code appears once."""
-    codes = set(package_codes)
     cats = set(categories)
+    out: dict[str, PackageItem] = {}
+    for pkg in _packages_owed(policy, package_codes, cats):
+        in_groups = {c for g in pkg.choice_groups for c in g.items}
+        for it in pkg.items:
+            if it.applies_to_categories and not cats & set(it.applies_to_categories):
+                continue
+            if it.code in in_groups and chosen_items is not None and it.code not in chosen_items:
+                continue
+            out.setdefault(it.code, it)
+    return list(out.values())
+
+
+def _packages_owed(
+    policy: RegionPolicy, package_codes: Iterable[str], cats: set[PopulationCategory]
+) -> list[Package]:
+    codes = set(package_codes)
     # A higher tier includes the services of the lower ones (温州: 定制型 ⊃ 改善型 ⊃ 基本型).
     pending = list(codes)
     while pending:
@@ -93,16 +108,34 @@ def contract_items(
         and codes & set(t.bundled_in)
         and (not t.eligibility.categories_any or cats & set(t.eligibility.categories_any))
     ]
-    out: dict[str, PackageItem] = {}
-    for pkg in packages:
-        in_groups = {c for g in pkg.choice_groups for c in g.items}
+    return packages
+
+
+def service_item(
+    policy: RegionPolicy,
+    package_codes: Iterable[str],
+    categories: Collection[PopulationCategory],
+    *,
+    service: str,
+    category: PopulationCategory | None = None,
+) -> PackageItem | None:
+    """The contract item that delivers ``service`` (e.g. ``follow_up``) for ``category``.
+
+    An item aimed at the category (by its own groups or its tier module's) wins over a
+    general one (吉林: every signed resident's face-to-face follow-up).
+    """
+    cats = set(categories)
+    general: PackageItem | None = None
+    for pkg in _packages_owed(policy, package_codes, cats):
         for it in pkg.items:
-            if it.applies_to_categories and not cats & set(it.applies_to_categories):
+            if it.service != service:
                 continue
-            if it.code in in_groups and chosen_items is not None and it.code not in chosen_items:
-                continue
-            out.setdefault(it.code, it)
-    return list(out.values())
+            aimed = set(it.applies_to_categories) or set(pkg.eligibility.categories_any)
+            if not aimed:
+                general = general or it
+            elif category is not None and category in aimed and category in cats:
+                return it
+    return general
 
 
 def _windows(period: Period, length: Duration, as_of: dt.date) -> list[Period]:

@@ -95,6 +95,9 @@ class PackageItem(_Model):
     billed_per_use: bool = False
     # A delivery of this item also counts for these (a face-to-face follow-up is a follow-up).
     counts_toward: tuple[str, ...] = ()
+    # What kind of service it is, for senders that know the service but not the item code
+    # (an adapter reporting "a hypertension follow-up"): e.g. ``follow_up``.
+    service: str | None = Field(default=None, pattern=r"^[a-z][a-z_]*$")
     note_zh: str = ""
 
 

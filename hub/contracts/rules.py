@@ -20,6 +20,7 @@ from hub.contracts.fulfilment import (
     TriggerEvent,
     contract_items,
     fulfilment,
+    service_item,
 )
 from hub.contracts.lifecycle import (
     ExpiryDecision,
@@ -33,6 +34,14 @@ from hub.contracts.lifecycle import (
     reserved_share,
 )
 from hub.contracts.policy import RegionPolicy
+from hub.contracts.teams import (
+    HOSPITAL_LEVELS,
+    check_combination,
+    check_hospitals,
+    check_team_capacity,
+    check_team_load,
+    team_limits,
+)
 from hub.contracts.terms import (
     InstitutionKind,
     PackageKind,
@@ -49,7 +58,8 @@ __all__ = [
     "ResidentFacts", "Fees", "ContractFees", "age_on", "guardian_required", "check_guardian",
     "check_package_eligibility", "check_package_set", "check_item_choices",
     "check_team_capacity", "check_signing_party", "check_team_change", "check_combination",
-    "check_prescription", "check_signing", "package_fees", "contract_fees",
+    "check_prescription", "check_signing", "package_fees", "contract_fees", "team_limits",
+    "check_team_load", "check_hospitals", "service_item", "HOSPITAL_LEVELS",
 ]  # fmt: skip
 
 V = ViolationCode
@@ -192,24 +202,6 @@ def check_item_choices(
     return out
 
 
-def check_team_capacity(
-    policy: RegionPolicy, signed_units: int, adding: int = 1
-) -> list[RuleViolation]:
-    """团队规模: ``signed_units`` counted in the policy's unit (households in Erqi)."""
-    cap = policy.team.capacity
-    if cap is None or signed_units + adding <= cap.max:
-        return []
-    unit = cap.unit.value.lower() + "s"
-    return [
-        RuleViolation(
-            V.TEAM_FULL,
-            "team",
-            f"The team already has {signed_units} {unit}; {policy.name_en} allows at most "
-            f"{cap.max}. Choose another team in the same grid.",
-        )
-    ]
-
-
 def check_signing_party(
     policy: RegionPolicy,
     institution_kind: InstitutionKind,
@@ -276,37 +268,6 @@ def check_team_change(
             )
         ]
     return []
-
-
-def check_combination(
-    policy: RegionPolicy, *, secondary: int, tertiary: int
-) -> list[RuleViolation]:
-    """组合签约 "1+1+1" / "1+1+N": how many hospitals a resident may add to the team."""
-    combo = policy.combination
-    if combo is None:
-        if secondary or tertiary:
-            return [
-                RuleViolation(
-                    V.COMBINATION_NOT_OFFERED,
-                    "combination",
-                    f"{policy.name_en} has no combination signing; leave hospitals out.",
-                )
-            ]
-        return []
-    too_many = secondary > combo.max_secondary or (
-        combo.max_tertiary is not None and tertiary > combo.max_tertiary
-    )
-    if not too_many:
-        return []
-    n = "N" if combo.max_tertiary is None else str(combo.max_tertiary)
-    return [
-        RuleViolation(
-            V.COMBINATION_LIMIT,
-            "combination",
-            f"{policy.name_en} allows 1+{combo.max_secondary}+{n}: at most "
-            f"{combo.max_secondary} secondary and {n} tertiary hospital(s).",
-        )
-    ]
 
 
 def check_prescription(
