@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from hub.access.principal import Principal
-from hub.access.service import TokenCache
+from hub.access.service import AuditBuffer, TokenCache
 from hub.db import Database
 from hub.logs import configure, get_logger
 from hub.registry.linking import IdentifierLinker, Linker
@@ -35,7 +35,11 @@ class Hub:
     db: Database
     registry: RegistryService
     tokens: TokenCache = field(default_factory=TokenCache)
+    audit: AuditBuffer = field(init=False)
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.audit = AuditBuffer(self.db)
 
 
 def make_linker(settings: Settings) -> Linker:
@@ -141,11 +145,13 @@ def create_app(hub: Hub | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         log.info("hub.start", database=hub.db.engine.url.render_as_string(hide_password=True))
+        hub.audit.start()
         for start in hub.extras.get("on_start", []):
             await start(hub)
         yield
         for stop in hub.extras.get("on_stop", []):
             await stop(hub)
+        await hub.audit.close()
         await hub.db.dispose()
 
     async def health(_: Request) -> Response:

@@ -12,7 +12,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hub.access import service as access
 from hub.directory import service as directory
 from hub.directory.models import Organization, Practitioner, Team
 from hub.errors import DomainError, NotFound
@@ -68,9 +67,9 @@ async def read_patient(request: Request) -> JSONResponse:
     except ValueError:
         return _outcome(404, "not-found", "Patient ids are numbers.")
     try:
-        async with hub.db.transaction() as session:
+        async with hub.db.reader() as session:
             resource = await _patient(request, session, rid)
-            await access.audit(session, principal, "READ", "fhir.Patient.read", [rid])
+        hub.audit.add(principal, "READ", "fhir.Patient.read", [rid])
     except NotFound:
         return _outcome(404, "not-found", f"Patient/{rid} is not known or not visible.")
     except DomainError as e:
@@ -89,12 +88,12 @@ async def search_patient(request: Request) -> JSONResponse:
         return _outcome(400, "not-supported", f"Unknown identifier system {uri!r}.")
     entries = []
     try:
-        async with hub.db.transaction() as session:
+        async with hub.db.reader() as session:
             found = await hub.registry.find_by_identifier(session, principal, system, value)
             if found is not None:
                 entries.append({"fullUrl": f"Patient/{found.id}", "search": {"mode": "match"},
                                 "resource": await _patient(request, session, found.id)})
-                await access.audit(session, principal, "READ", "fhir.Patient.search", [found.id])
+                hub.audit.add(principal, "READ", "fhir.Patient.search", [found.id])
     except DomainError as e:
         return _outcome(400 if e.code != "MISSING_SCOPE" else 403, "invalid", e.message)
     return _ok({"resourceType": "Bundle", "type": "searchset", "total": len(entries),

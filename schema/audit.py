@@ -6,16 +6,17 @@ from collections.abc import Iterator
 
 from strawberry.extensions import SchemaExtension
 
-from hub.access import service as access
 
 
 class AuditReads(SchemaExtension):
     async def on_execute(self) -> Iterator[None]:  # type: ignore[override]
         yield
         ctx = self.execution_context.context
-        if not getattr(ctx, "reads", None):
+        reads, ctx.reads = dict(getattr(ctx, "reads", None) or {}), {}
+        if not reads:
             return
-        async with ctx.hub.db.transaction() as session:
-            for operation, ids in ctx.reads.items():
-                await access.audit(session, ctx.principal, "READ", operation, ids)
-        ctx.reads.clear()
+        buffer = ctx.hub.audit
+        for operation, ids in reads.items():
+            buffer.add(ctx.principal, "READ", operation, ids)
+        if not buffer.running:  # no background writer (e.g. a bare schema): write now
+            await buffer.flush()

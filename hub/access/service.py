@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import datetime as dt
 import hashlib
 import secrets
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -90,3 +94,56 @@ async def audit(
             operation=operation, resident_ids=ids, request_id=principal.request_id,
         )
     )
+
+
+class AuditBuffer:
+    """Read audits are buffered and written in batches by one background task, so a read
+    request costs no write transaction of its own. Writes are audited in their own
+    transaction (`audit`). `close()` flushes what is pending on shutdown."""
+
+    def __init__(self, db: Any, interval: float = 0.05) -> None:
+        self.db = db
+        self.interval = interval
+        self.pending: list[dict[str, Any]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    def add(self, principal: Principal, action: str, operation: str,
+            resident_ids: Iterable[int | str]) -> None:
+        ids = sorted({str(i) for i in resident_ids})
+        if ids:
+            self.pending.append(dict(
+                client_id=principal.client_id, actor=principal.name, action=action,
+                operation=operation, resident_ids=ids, request_id=principal.request_id,
+                at=dt.datetime.now(dt.UTC)))
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.flush()
+
+    async def flush(self) -> None:
+        rows, self.pending = self.pending, []
+        if not rows:
+            return
+        try:
+            async with self.db.transaction() as session:
+                await session.execute(insert(AuditEvent), rows)
+        except Exception:
+            self.pending[:0] = rows  # keep them for the next flush; never drop an audit row
+            raise
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -87,6 +88,40 @@ async def get_many(session: AsyncSession, model: type[Any], ids: Sequence[str]) 
     return {r.id: r for r in rows}
 
 
+class DirectoryCache:
+    """Directory rows change rarely and are read on almost every resident: keep them in
+    process for a few seconds. Upserts in this process invalidate at once; other
+    processes see a change within `ttl`."""
+
+    def __init__(self, ttl: float = 10.0) -> None:
+        self.ttl = ttl
+        self._rows: dict[tuple[str, str], tuple[float, Any]] = {}
+
+    async def get_many(self, session: AsyncSession, model: type[Any], ids: Sequence[str]) -> dict[str, Any]:
+        now = time.monotonic()
+        found: dict[str, Any] = {}
+        missing = []
+        for key in ids:
+            hit = self._rows.get((model.__name__, key))
+            if hit is not None and now - hit[0] < self.ttl:
+                found[key] = hit[1]
+            else:
+                missing.append(key)
+        if missing:
+            loaded = await get_many(session, model, missing)
+            for key, row in loaded.items():
+                session.expunge(row)  # detached, read-only snapshot shared across requests
+                self._rows[(model.__name__, key)] = (now, row)
+            found.update(loaded)
+        return found
+
+    def invalidate(self) -> None:
+        self._rows.clear()
+
+
+cache = DirectoryCache()
+
+
 async def team_members(session: AsyncSession, team_ids: Sequence[str]) -> dict[str, list[TeamMember]]:
     out: dict[str, list[TeamMember]] = {t: [] for t in team_ids}
     rows = await session.scalars(select(TeamMember).where(TeamMember.team_id.in_(team_ids)))
@@ -108,6 +143,7 @@ def _check_enum(value: str, enum: type[Any], field: str) -> None:
 
 async def upsert_organization(session: AsyncSession, principal: Principal, **data: Any) -> Organization:
     principal.require(Scope.DIRECTORY_WRITE)
+    cache.invalidate()
     _check_enum(data["kind"], OrganizationKind, "kind")
     if data.get("parent_id") and not await session.get(Organization, data["parent_id"]):
         raise NotFound(f"Parent organization {data['parent_id']} does not exist.", field="parentId")
@@ -128,6 +164,7 @@ async def upsert_organization(session: AsyncSession, principal: Principal, **dat
 
 async def upsert_practitioner(session: AsyncSession, principal: Principal, **data: Any) -> Practitioner:
     principal.require(Scope.DIRECTORY_WRITE)
+    cache.invalidate()
     _check_enum(data["role"], PractitionerRole, "role")
     if not await session.get(Organization, data["organization_id"]):
         raise NotFound(f"Organization {data['organization_id']} does not exist.", field="organizationId")
@@ -148,6 +185,7 @@ async def upsert_team(
     session: AsyncSession, principal: Principal, *, members: Sequence[tuple[str, str]], **data: Any
 ) -> Team:
     principal.require(Scope.DIRECTORY_WRITE)
+    cache.invalidate()
     org = await session.get(Organization, data["organization_id"])
     if org is None:
         raise NotFound(f"Organization {data['organization_id']} does not exist.", field="organizationId")

@@ -23,7 +23,7 @@ async def _load(info: Info[Context, Any], model: type[Any], key: str | None) -> 
         return None
 
     async def batch(session: Any, keys: list[str]) -> list[Any]:
-        found = await service.get_many(session, model, keys)
+        found = await service.cache.get_many(session, model, keys)
         return [found.get(k) for k in keys]
 
     return await info.context.loader(model.__name__, batch).load(key)
