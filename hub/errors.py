@@ -26,7 +26,9 @@ class MissingScope(Forbidden):
     code = "MISSING_SCOPE"
 
     def __init__(self, scope: str) -> None:
-        super().__init__(f"This client lacks the scope '{scope}'; ask the hub operator to grant it.")
+        super().__init__(
+            f"This client lacks the scope '{scope}'; ask the hub operator to grant it."
+        )
         self.scope = scope
 
 

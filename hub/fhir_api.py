@@ -26,9 +26,14 @@ SYSTEM_BY_URI = {uri: name for name, uri in codes.IDENTIFIER_SYSTEMS.items()}
 
 
 def _outcome(status: int, code: str, text: str) -> JSONResponse:
-    return JSONResponse({"resourceType": "OperationOutcome", "issue": [
-        {"severity": "error", "code": code, "diagnostics": text}]}, status_code=status,
-        media_type=FHIR_JSON)
+    return JSONResponse(
+        {
+            "resourceType": "OperationOutcome",
+            "issue": [{"severity": "error", "code": code, "diagnostics": text}],
+        },
+        status_code=status,
+        media_type=FHIR_JSON,
+    )
 
 
 def _ok(resource: dict[str, Any]) -> JSONResponse:
@@ -37,27 +42,47 @@ def _ok(resource: dict[str, Any]) -> JSONResponse:
 
 async def metadata(request: Request) -> JSONResponse:
     read = [{"code": "read"}]
-    return _ok({
-        "resourceType": "CapabilityStatement", "status": "active", "date": "2026-11-23",
-        "kind": "instance", "fhirVersion": "4.3.0", "format": ["json"],
-        "rest": [{"mode": "server", "resource": [
-            {"type": "Patient", "interaction": [*read, {"code": "search-type"}],
-             "searchParam": [{"name": "identifier", "type": "token"}]},
-            {"type": "Organization", "interaction": read},
-            {"type": "Practitioner", "interaction": read},
-            {"type": "CareTeam", "interaction": read},
-        ]}],
-    })
+    return _ok(
+        {
+            "resourceType": "CapabilityStatement",
+            "status": "active",
+            "date": "2026-11-23",
+            "kind": "instance",
+            "fhirVersion": "4.3.0",
+            "format": ["json"],
+            "rest": [
+                {
+                    "mode": "server",
+                    "resource": [
+                        {
+                            "type": "Patient",
+                            "interaction": [*read, {"code": "search-type"}],
+                            "searchParam": [{"name": "identifier", "type": "token"}],
+                        },
+                        {"type": "Organization", "interaction": read},
+                        {"type": "Practitioner", "interaction": read},
+                        {"type": "CareTeam", "interaction": read},
+                    ],
+                }
+            ],
+        }
+    )
 
 
 async def _patient(request: Request, session: Any, resident_id: int) -> dict[str, Any]:
     hub, principal = request.app.state.hub, request.scope["principal"]
     r = await hub.registry.get(session, principal, resident_id)
-    cats = (await repository.categories(session, [r.id]))[r.id] | golden.derived_categories(r.birth_date)
+    cats = (await repository.categories(session, [r.id]))[r.id] | golden.derived_categories(
+        r.birth_date
+    )
     from hub.access.principal import Scope
 
-    return patient(r, categories=cats, mask=not principal.has(Scope.RESIDENTS_PII),
-                   merged_into=r.merged_into_id)
+    return patient(
+        r,
+        categories=cats,
+        mask=not principal.has(Scope.RESIDENTS_PII),
+        merged_into=r.merged_into_id,
+    )
 
 
 async def read_patient(request: Request) -> JSONResponse:
@@ -91,13 +116,19 @@ async def search_patient(request: Request) -> JSONResponse:
         async with hub.db.reader() as session:
             found = await hub.registry.find_by_identifier(session, principal, system, value)
             if found is not None:
-                entries.append({"fullUrl": f"Patient/{found.id}", "search": {"mode": "match"},
-                                "resource": await _patient(request, session, found.id)})
+                entries.append(
+                    {
+                        "fullUrl": f"Patient/{found.id}",
+                        "search": {"mode": "match"},
+                        "resource": await _patient(request, session, found.id),
+                    }
+                )
                 hub.audit.add(principal, "READ", "fhir.Patient.search", [found.id])
     except DomainError as e:
         return _outcome(400 if e.code != "MISSING_SCOPE" else 403, "invalid", e.message)
-    return _ok({"resourceType": "Bundle", "type": "searchset", "total": len(entries),
-                "entry": entries})
+    return _ok(
+        {"resourceType": "Bundle", "type": "searchset", "total": len(entries), "entry": entries}
+    )
 
 
 def _directory_read(model: type[Any], build: Any) -> Any:
@@ -112,6 +143,7 @@ def _directory_read(model: type[Any], build: Any) -> Any:
                 members = (await directory.team_members(session, [key]))[key]
                 return _ok(build(row, members))
             return _ok(build(row))
+
     return read
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -12,14 +13,29 @@ import structlog
 # Keys whose values may carry personal data (PII). Log ids and counts, never these.
 _PII_KEYS = frozenset(
     {
-        "name", "id_number", "idNumber", "phone", "address", "birth_date", "birthDate",
-        "insurance_card", "guardian_name", "guardian_phone", "payload", "variables",
-        "mother_id_number", "raw", "message_text", "query",
+        "name",
+        "id_number",
+        "idNumber",
+        "phone",
+        "address",
+        "birth_date",
+        "birthDate",
+        "insurance_card",
+        "guardian_name",
+        "guardian_phone",
+        "payload",
+        "variables",
+        "mother_id_number",
+        "raw",
+        "message_text",
+        "query",
     }
 )
 
 
-def _drop_pii(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+def _drop_pii(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     for key in _PII_KEYS & event.keys():
         event[key] = "[redacted]"
     return event

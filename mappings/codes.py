@@ -22,8 +22,12 @@ IDENTIFIER_SYSTEMS = {
 
 # GB/T 2261.1 sex -> FHIR administrative gender
 GB2261_SYSTEM = "urn:oid:2.16.156.10011.2.3.3.4"
-GB2261 = {"0": ("unknown", "未知的性别"), "1": ("male", "男性"), "2": ("female", "女性"),
-          "9": ("unknown", "未说明的性别")}
+GB2261 = {
+    "0": ("unknown", "未知的性别"),
+    "1": ("male", "男性"),
+    "2": ("female", "女性"),
+    "9": ("unknown", "未说明的性别"),
+}
 GENDER_TO_GB2261 = {"male": "1", "female": "2", "unknown": "0", "other": "9"}
 
 GB2260_SYSTEM = "urn:oid:2.16.156.10011.2.3.3.1"  # 行政区划代码
@@ -45,9 +49,16 @@ ORGANIZATION_KIND_DISPLAY = {
     "MATERNAL_CHILD_HOSPITAL": "妇幼保健院",
 }
 PRACTITIONER_ROLE_DISPLAY = {
-    "GP": "全科医生", "ASSISTANT_GP": "助理全科医生", "TCM_GP": "中医全科医生",
-    "VILLAGE_DOCTOR": "乡村医生", "NURSE": "护士", "PUBLIC_HEALTH_PHYSICIAN": "公卫医生",
-    "SPECIALIST": "专科医生", "PHARMACIST": "药师", "HEALTH_MANAGER": "健康管理师",
-    "PSYCHOLOGIST": "心理咨询师", "SOCIAL_WORKER": "社工",
+    "GP": "全科医生",
+    "ASSISTANT_GP": "助理全科医生",
+    "TCM_GP": "中医全科医生",
+    "VILLAGE_DOCTOR": "乡村医生",
+    "NURSE": "护士",
+    "PUBLIC_HEALTH_PHYSICIAN": "公卫医生",
+    "SPECIALIST": "专科医生",
+    "PHARMACIST": "药师",
+    "HEALTH_MANAGER": "健康管理师",
+    "PSYCHOLOGIST": "心理咨询师",
+    "SOCIAL_WORKER": "社工",
 }
 GUARDIAN_RELATION = "http://terminology.hl7.org/CodeSystem/v2-0131"

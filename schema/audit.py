@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from strawberry.extensions import SchemaExtension
 
 
-
 class AuditReads(SchemaExtension):
     async def on_execute(self) -> Iterator[None]:  # type: ignore[override]
         yield

@@ -37,8 +37,10 @@ class Context:
     def loader(self, name: str, batch: Callable[[AsyncSession, list[Any]], Awaitable[list[Any]]]):
         """A per-request dataloader whose batch runs under the session lock."""
         if name not in self.loaders:
+
             async def load(keys: list[Any]) -> list[Any]:
                 return await self.run(lambda s: batch(s, keys))
+
             self.loaders[name] = DataLoader(load_fn=load)
         return self.loaders[name]
 
@@ -67,6 +69,9 @@ class Context:
         if first is None:
             return min(20, limit)
         if first < 0 or first > limit:
-            raise InvalidInput(f"first must be between 0 and {limit}.", field="first",
-                               code="PAGE_SIZE_OUT_OF_RANGE")
+            raise InvalidInput(
+                f"first must be between 0 and {limit}.",
+                field="first",
+                code="PAGE_SIZE_OUT_OF_RANGE",
+            )
         return first

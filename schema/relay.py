@@ -27,8 +27,9 @@ def from_global_id(gid: str, expected: str | None = None) -> tuple[str, str]:
             return expected, gid
         raise InvalidInput(f"'{gid}' is not a valid id.", field="id", code="INVALID_ID") from None
     if expected and type_name != expected:
-        raise InvalidInput(f"'{gid}' is a {type_name} id, expected a {expected} id.",
-                           field="id", code="INVALID_ID")
+        raise InvalidInput(
+            f"'{gid}' is a {type_name} id, expected a {expected} id.", field="id", code="INVALID_ID"
+        )
     return type_name, raw
 
 
@@ -37,8 +38,9 @@ def int_id(gid: str, expected: str) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise InvalidInput(f"'{gid}' is not a valid {expected} id.", field="id",
-                           code="INVALID_ID") from None
+        raise InvalidInput(
+            f"'{gid}' is not a valid {expected} id.", field="id", code="INVALID_ID"
+        ) from None
 
 
 def encode_cursor(key: str | int) -> str:
@@ -53,8 +55,9 @@ def decode_cursor(cursor: str | None) -> str | None:
         assert prefix == "c"
         return key
     except Exception:  # noqa: BLE001
-        raise InvalidInput(f"'{cursor}' is not a cursor from this API.", field="after",
-                           code="INVALID_CURSOR") from None
+        raise InvalidInput(
+            f"'{cursor}' is not a cursor from this API.", field="after", code="INVALID_CURSOR"
+        ) from None
 
 
 @strawberry.interface(description="An object with a global id (Relay).")
@@ -84,14 +87,20 @@ class Connection(Generic[T]):
 
 
 def connection(
-    rows: Sequence[Any], total: int, has_next: bool, *, after: str | None,
-    convert: Callable[[Any], T], key: Callable[[Any], Any] = lambda r: r.id,
+    rows: Sequence[Any],
+    total: int,
+    has_next: bool,
+    *,
+    after: str | None,
+    convert: Callable[[Any], T],
+    key: Callable[[Any], Any] = lambda r: r.id,
 ) -> Connection[T]:
     edges = [Edge(cursor=encode_cursor(key(r)), node=convert(r)) for r in rows]
     return Connection(
         edges=edges,
         page_info=PageInfo(
-            has_next_page=has_next, has_previous_page=after is not None,
+            has_next_page=has_next,
+            has_previous_page=after is not None,
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None,
         ),

@@ -9,8 +9,9 @@ from hub.registry.models import InsuranceType as _InsuranceType
 from hub.registry.models import PopulationCategory as _PopulationCategory
 
 OrganizationKind = strawberry.enum(_OrganizationKind, description="机构类型")
-PractitionerRole = strawberry.enum(_PractitionerRole, description="Role/qualification of a practitioner")
+PractitionerRole = strawberry.enum(
+    _PractitionerRole, description="Role/qualification of a practitioner"
+)
 IdentifierSystem = strawberry.enum(_IdentifierSystem, description="Kinds of resident identifier")
 InsuranceType = strawberry.enum(_InsuranceType, description="参保类型")
 PopulationCategory = strawberry.enum(_PopulationCategory, description="人群类型")
-

@@ -88,8 +88,11 @@ class LiveServer:
         self.port = sock.getsockname()[1]
         sock.close()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning", lifespan="on"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            )
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> LiveServer:
@@ -106,7 +109,9 @@ class LiveServer:
         self.thread.join(timeout=10)
 
 
-def create_client_token(url: str, name: str, scopes: list[str], orgs: list[str] | None = None) -> str:
+def create_client_token(
+    url: str, name: str, scopes: list[str], orgs: list[str] | None = None
+) -> str:
     from hub.access.service import create_client
     from hub.db import Database
 

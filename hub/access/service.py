@@ -33,16 +33,20 @@ async def create_client(
     unknown = set(scopes) - KNOWN_SCOPES
     if unknown:
         raise InvalidInput(
-            f"Unknown scope(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(KNOWN_SCOPES))}",
+            f"Unknown scope(s) {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(sorted(KNOWN_SCOPES))}",
             field="scope",
             code="UNKNOWN_SCOPE",
         )
     if await session.scalar(select(Client.id).where(Client.name == name)):
-        raise InvalidInput(f"A client named '{name}' exists already.", field="name",
-                           code="CLIENT_EXISTS")
+        raise InvalidInput(
+            f"A client named '{name}' exists already.", field="name", code="CLIENT_EXISTS"
+        )
     token = "hub_" + secrets.token_urlsafe(32)
     client = Client(
-        name=name, token_hash=hash_token(token), scopes=scopes,
+        name=name,
+        token_hash=hash_token(token),
+        scopes=scopes,
         organization_ids=sorted(set(organization_ids)),
     )
     session.add(client)
@@ -68,8 +72,10 @@ class TokenCache:
         )
         principal = (
             Principal(
-                name=row.name, scopes=frozenset(row.scopes),
-                organization_ids=tuple(row.organization_ids), client_id=row.id,
+                name=row.name,
+                scopes=frozenset(row.scopes),
+                organization_ids=tuple(row.organization_ids),
+                client_id=row.id,
             )
             if row
             else None
@@ -90,8 +96,12 @@ async def audit(
         return
     await session.execute(
         insert(AuditEvent).values(
-            client_id=principal.client_id, actor=principal.name, action=action,
-            operation=operation, resident_ids=ids, request_id=principal.request_id,
+            client_id=principal.client_id,
+            actor=principal.name,
+            action=action,
+            operation=operation,
+            resident_ids=ids,
+            request_id=principal.request_id,
         )
     )
 
@@ -108,14 +118,22 @@ class AuditBuffer:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
 
-    def add(self, principal: Principal, action: str, operation: str,
-            resident_ids: Iterable[int | str]) -> None:
+    def add(
+        self, principal: Principal, action: str, operation: str, resident_ids: Iterable[int | str]
+    ) -> None:
         ids = sorted({str(i) for i in resident_ids})
         if ids:
-            self.pending.append(dict(
-                client_id=principal.client_id, actor=principal.name, action=action,
-                operation=operation, resident_ids=ids, request_id=principal.request_id,
-                at=dt.datetime.now(dt.UTC)))
+            self.pending.append(
+                dict(
+                    client_id=principal.client_id,
+                    actor=principal.name,
+                    action=action,
+                    operation=operation,
+                    resident_ids=ids,
+                    request_id=principal.request_id,
+                    at=dt.datetime.now(dt.UTC),
+                )
+            )
 
     @property
     def running(self) -> bool:

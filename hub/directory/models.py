@@ -1,4 +1,4 @@
-"""Directory tables: organizations (机构), practitioners (医务人员) and family doctor teams (家庭医生团队)."""
+"""Directory tables: organizations (机构), practitioners (医务人员), teams (家庭医生团队)."""
 
 from __future__ import annotations
 
@@ -90,7 +90,9 @@ class Team(Base):
 class TeamMember(Base):
     __tablename__ = "team_member"
 
-    team_id: Mapped[str] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"), primary_key=True)
+    team_id: Mapped[str] = mapped_column(
+        ForeignKey("team.id", ondelete="CASCADE"), primary_key=True
+    )
     practitioner_id: Mapped[str] = mapped_column(ForeignKey("practitioner.id"), primary_key=True)
     role: Mapped[str] = mapped_column(String(40))
 

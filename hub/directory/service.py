@@ -36,7 +36,7 @@ class TeamFilter:
     organization_id: str | None = None
 
 
-def _orgs(flt: OrganizationFilter) -> Select[tuple[Organization]]:
+def _orgs(flt: OrganizationFilter) -> Select[Organization]:
     stmt = select(Organization)
     if flt.region:
         stmt = stmt.where(Organization.region_key == flt.region)
@@ -45,18 +45,25 @@ def _orgs(flt: OrganizationFilter) -> Select[tuple[Organization]]:
     return stmt
 
 
-def _teams(flt: TeamFilter) -> Select[tuple[Team]]:
+def _teams(flt: TeamFilter) -> Select[Team]:
     stmt = select(Team)
     if flt.organization_id:
         stmt = stmt.where(Team.organization_id == flt.organization_id)
     if flt.region:
         stmt = stmt.where(
-            Team.organization_id.in_(select(Organization.id).where(Organization.region_key == flt.region))
+            Team.organization_id.in_(
+                select(Organization.id).where(Organization.region_key == flt.region)
+            )
         )
     return stmt
 
 
-async def _page(session: AsyncSession, stmt: Select[Any], key: Any, after: str | None, limit: int):
+Page = tuple[list[Any], int, bool]
+
+
+async def _page(
+    session: AsyncSession, stmt: Select[Any], key: Any, after: str | None, limit: int
+) -> Page:
     total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     if after is not None:
         stmt = stmt.where(key > after)
@@ -64,17 +71,21 @@ async def _page(session: AsyncSession, stmt: Select[Any], key: Any, after: str |
     return rows[:limit], int(total or 0), len(rows) > limit
 
 
-async def list_organizations(session: AsyncSession, flt: OrganizationFilter, *, after: str | None, limit: int):
+async def list_organizations(
+    session: AsyncSession, flt: OrganizationFilter, *, after: str | None, limit: int
+) -> Page:
     return await _page(session, _orgs(flt), Organization.id, after, limit)
 
 
-async def list_teams(session: AsyncSession, flt: TeamFilter, *, after: str | None, limit: int):
+async def list_teams(
+    session: AsyncSession, flt: TeamFilter, *, after: str | None, limit: int
+) -> Page:
     return await _page(session, _teams(flt), Team.id, after, limit)
 
 
 async def list_practitioners(
     session: AsyncSession, organization_id: str | None, *, after: str | None, limit: int
-):
+) -> Page:
     stmt = select(Practitioner)
     if organization_id:
         stmt = stmt.where(Practitioner.organization_id == organization_id)
@@ -97,7 +108,9 @@ class DirectoryCache:
         self.ttl = ttl
         self._rows: dict[tuple[str, str], tuple[float, Any]] = {}
 
-    async def get_many(self, session: AsyncSession, model: type[Any], ids: Sequence[str]) -> dict[str, Any]:
+    async def get_many(
+        self, session: AsyncSession, model: type[Any], ids: Sequence[str]
+    ) -> dict[str, Any]:
         now = time.monotonic()
         found: dict[str, Any] = {}
         missing = []
@@ -122,7 +135,9 @@ class DirectoryCache:
 cache = DirectoryCache()
 
 
-async def team_members(session: AsyncSession, team_ids: Sequence[str]) -> dict[str, list[TeamMember]]:
+async def team_members(
+    session: AsyncSession, team_ids: Sequence[str]
+) -> dict[str, list[TeamMember]]:
     out: dict[str, list[TeamMember]] = {t: [] for t in team_ids}
     rows = await session.scalars(select(TeamMember).where(TeamMember.team_id.in_(team_ids)))
     for m in rows:
@@ -137,11 +152,14 @@ def _check_enum(value: str, enum: type[Any], field: str) -> None:
     if value not in enum.__members__:
         raise DomainError(
             f"'{value}' is not a known {field}; use one of {', '.join(enum.__members__)}.",
-            field=field, code="INVALID_CODE",
+            field=field,
+            code="INVALID_CODE",
         )
 
 
-async def upsert_organization(session: AsyncSession, principal: Principal, **data: Any) -> Organization:
+async def upsert_organization(
+    session: AsyncSession, principal: Principal, **data: Any
+) -> Organization:
     principal.require(Scope.DIRECTORY_WRITE)
     cache.invalidate()
     _check_enum(data["kind"], OrganizationKind, "kind")
@@ -162,12 +180,16 @@ async def upsert_organization(session: AsyncSession, principal: Principal, **dat
     return org
 
 
-async def upsert_practitioner(session: AsyncSession, principal: Principal, **data: Any) -> Practitioner:
+async def upsert_practitioner(
+    session: AsyncSession, principal: Principal, **data: Any
+) -> Practitioner:
     principal.require(Scope.DIRECTORY_WRITE)
     cache.invalidate()
     _check_enum(data["role"], PractitionerRole, "role")
     if not await session.get(Organization, data["organization_id"]):
-        raise NotFound(f"Organization {data['organization_id']} does not exist.", field="organizationId")
+        raise NotFound(
+            f"Organization {data['organization_id']} does not exist.", field="organizationId"
+        )
     pr = await session.get(Practitioner, data["id"])
     if pr is None:
         pr = Practitioner(**data)
@@ -176,8 +198,13 @@ async def upsert_practitioner(session: AsyncSession, principal: Principal, **dat
         for k, v in data.items():
             setattr(pr, k, v)
     await session.flush()
-    emit(session, "practitioner.upserted", "Practitioner", pr.id,
-         organization_ids=[pr.organization_id])
+    emit(
+        session,
+        "practitioner.upserted",
+        "Practitioner",
+        pr.id,
+        organization_ids=[pr.organization_id],
+    )
     return pr
 
 
@@ -188,12 +215,16 @@ async def upsert_team(
     cache.invalidate()
     org = await session.get(Organization, data["organization_id"])
     if org is None:
-        raise NotFound(f"Organization {data['organization_id']} does not exist.", field="organizationId")
+        raise NotFound(
+            f"Organization {data['organization_id']} does not exist.", field="organizationId"
+        )
     if not org.primary_care:
         raise DomainError(
             f"{org.name} is not a primary-care institution; family doctor teams belong to "
             "community health centres/stations, township health centres or village clinics.",
-            field="organizationId", code="INSTITUTION_NOT_PRIMARY_CARE")
+            field="organizationId",
+            code="INSTITUTION_NOT_PRIMARY_CARE",
+        )
     ids = {pid for pid, _ in members} | ({data["leader_id"]} if data.get("leader_id") else set())
     known = await get_many(session, Practitioner, sorted(ids))
     if missing := ids - known.keys():

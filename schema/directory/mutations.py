@@ -25,7 +25,9 @@ class OrganizationInput:
     primary_care: bool | None = strawberry.field(default=None, description="Defaults from kind.")
     address: str | None = None
     phone: str | None = None
-    integration: str | None = strawberry.field(default=None, description="'hl7' to receive REF^I12.")
+    integration: str | None = strawberry.field(
+        default=None, description="'hl7' to receive REF^I12."
+    )
 
 
 @strawberry.input
@@ -76,31 +78,65 @@ class TeamPayload:
 @strawberry.type
 class DirectoryMutation:
     @strawberry.mutation(description="Create or update an organization (directory:write).")
-    async def upsert_organization(self, info: Info[Context, Any], input: OrganizationInput) -> OrganizationPayload:
+    async def upsert_organization(
+        self, info: Info[Context, Any], input: OrganizationInput
+    ) -> OrganizationPayload:
         ctx = info.context
-        row, errors = await ctx.write(lambda s: service.upsert_organization(
-            s, ctx.principal, id=input.code, name=input.name, kind=input.kind.value,
-            region_key=input.region, region_code=input.region_code, parent_id=input.parent_code,
-            primary_care=input.primary_care, address=input.address, phone=input.phone,
-            integration=input.integration))
-        return OrganizationPayload(organization=Organization.from_row(row) if row else None,
-                                   user_errors=errors)
+        row, errors = await ctx.write(
+            lambda s: service.upsert_organization(
+                s,
+                ctx.principal,
+                id=input.code,
+                name=input.name,
+                kind=input.kind.value,
+                region_key=input.region,
+                region_code=input.region_code,
+                parent_id=input.parent_code,
+                primary_care=input.primary_care,
+                address=input.address,
+                phone=input.phone,
+                integration=input.integration,
+            )
+        )
+        return OrganizationPayload(
+            organization=Organization.from_row(row) if row else None, user_errors=errors
+        )
 
     @strawberry.mutation(description="Create or update a practitioner (directory:write).")
-    async def upsert_practitioner(self, info: Info[Context, Any], input: PractitionerInput) -> PractitionerPayload:
+    async def upsert_practitioner(
+        self, info: Info[Context, Any], input: PractitionerInput
+    ) -> PractitionerPayload:
         ctx = info.context
-        row, errors = await ctx.write(lambda s: service.upsert_practitioner(
-            s, ctx.principal, id=input.code, name=input.name, sex=input.sex, role=input.role.value,
-            organization_id=input.organization_code, phone=input.phone))
-        return PractitionerPayload(practitioner=Practitioner.from_row(row) if row else None,
-                                   user_errors=errors)
+        row, errors = await ctx.write(
+            lambda s: service.upsert_practitioner(
+                s,
+                ctx.principal,
+                id=input.code,
+                name=input.name,
+                sex=input.sex,
+                role=input.role.value,
+                organization_id=input.organization_code,
+                phone=input.phone,
+            )
+        )
+        return PractitionerPayload(
+            practitioner=Practitioner.from_row(row) if row else None, user_errors=errors
+        )
 
     @strawberry.mutation(description="Create or update a family doctor team and its members.")
     async def upsert_team(self, info: Info[Context, Any], input: TeamInput) -> TeamPayload:
         ctx = info.context
-        row, errors = await ctx.write(lambda s: service.upsert_team(
-            s, ctx.principal, id=input.code, name=input.name, organization_id=input.organization_code,
-            leader_id=input.leader_code, grid_area=input.grid_area,
-            capacity_households=input.capacity_households,
-            members=[(m.practitioner_code, m.role.value) for m in input.members]))
+        row, errors = await ctx.write(
+            lambda s: service.upsert_team(
+                s,
+                ctx.principal,
+                id=input.code,
+                name=input.name,
+                organization_id=input.organization_code,
+                leader_id=input.leader_code,
+                grid_area=input.grid_area,
+                capacity_households=input.capacity_households,
+                members=[(m.practitioner_code, m.role.value) for m in input.members],
+            )
+        )
         return TeamPayload(team=Team.from_row(row) if row else None, user_errors=errors)

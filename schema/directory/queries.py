@@ -40,35 +40,53 @@ async def _get(info: Info[Context, Any], model: type[Any], key: str) -> Any:
 @strawberry.type
 class DirectoryQuery:
     @strawberry.field
-    async def organization(self, info: Info[Context, Any], id: strawberry.ID) -> Organization | None:
+    async def organization(
+        self, info: Info[Context, Any], id: strawberry.ID
+    ) -> Organization | None:
         row = await _get(info, OrgRow, code(id, "Organization") or "")
         return Organization.from_row(row) if row else None
 
     @strawberry.field
     async def organizations(
-        self, info: Info[Context, Any], filter: OrganizationFilter | None = None,
-        first: int | None = None, after: str | None = None,
+        self,
+        info: Info[Context, Any],
+        filter: OrganizationFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
     ) -> Connection[Organization]:
         ctx, f = info.context, filter or OrganizationFilter()
         flt = service.OrganizationFilter(region=f.region, kind=f.kind.value if f.kind else None)
-        rows, total, more = await ctx.run(lambda s: service.list_organizations(
-            s, flt, after=decode_cursor(after), limit=ctx.page_size(first)))
+        rows, total, more = await ctx.run(
+            lambda s: service.list_organizations(
+                s, flt, after=decode_cursor(after), limit=ctx.page_size(first)
+            )
+        )
         return connection(rows, total, more, after=after, convert=Organization.from_row)
 
     @strawberry.field
-    async def practitioner(self, info: Info[Context, Any], id: strawberry.ID) -> Practitioner | None:
+    async def practitioner(
+        self, info: Info[Context, Any], id: strawberry.ID
+    ) -> Practitioner | None:
         row = await _get(info, PractitionerRow, code(id, "Practitioner") or "")
         return Practitioner.from_row(row) if row else None
 
     @strawberry.field
     async def practitioners(
-        self, info: Info[Context, Any], organization_id: strawberry.ID | None = None,
-        first: int | None = None, after: str | None = None,
+        self,
+        info: Info[Context, Any],
+        organization_id: strawberry.ID | None = None,
+        first: int | None = None,
+        after: str | None = None,
     ) -> Connection[Practitioner]:
         ctx = info.context
-        rows, total, more = await ctx.run(lambda s: service.list_practitioners(
-            s, code(organization_id, "Organization"), after=decode_cursor(after),
-            limit=ctx.page_size(first)))
+        rows, total, more = await ctx.run(
+            lambda s: service.list_practitioners(
+                s,
+                code(organization_id, "Organization"),
+                after=decode_cursor(after),
+                limit=ctx.page_size(first),
+            )
+        )
         return connection(rows, total, more, after=after, convert=Practitioner.from_row)
 
     @strawberry.field
@@ -78,11 +96,19 @@ class DirectoryQuery:
 
     @strawberry.field
     async def teams(
-        self, info: Info[Context, Any], filter: TeamFilter | None = None,
-        first: int | None = None, after: str | None = None,
+        self,
+        info: Info[Context, Any],
+        filter: TeamFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
     ) -> Connection[Team]:
         ctx, f = info.context, filter or TeamFilter()
-        flt = service.TeamFilter(region=f.region, organization_id=code(f.organization_id, "Organization"))
-        rows, total, more = await ctx.run(lambda s: service.list_teams(
-            s, flt, after=decode_cursor(after), limit=ctx.page_size(first)))
+        flt = service.TeamFilter(
+            region=f.region, organization_id=code(f.organization_id, "Organization")
+        )
+        rows, total, more = await ctx.run(
+            lambda s: service.list_teams(
+                s, flt, after=decode_cursor(after), limit=ctx.page_size(first)
+            )
+        )
         return connection(rows, total, more, after=after, convert=Team.from_row)

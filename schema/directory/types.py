@@ -52,16 +52,25 @@ class Organization(Node):
     kind: OrganizationKind
     region: str | None = strawberry.field(description="Policy region key, e.g. panyu.")
     region_code: str = strawberry.field(description="GB/T 2260 administrative division code.")
-    primary_care: bool = strawberry.field(description="A primary-care institution (基层医疗卫生机构).")
+    primary_care: bool = strawberry.field(
+        description="A primary-care institution (基层医疗卫生机构)."
+    )
     address: str | None
     phone: str | None
 
     @classmethod
     def from_row(cls, r: OrgRow) -> Organization:
         return cls(
-            row=r, id=strawberry.ID(to_global_id("Organization", r.id)), code=r.id, name=r.name,
-            kind=OrganizationKind(r.kind), region=r.region_key, region_code=r.region_code,
-            primary_care=r.primary_care, address=r.address, phone=r.phone,
+            row=r,
+            id=strawberry.ID(to_global_id("Organization", r.id)),
+            code=r.id,
+            name=r.name,
+            kind=OrganizationKind(r.kind),
+            region=r.region_key,
+            region_code=r.region_code,
+            primary_care=r.primary_care,
+            address=r.address,
+            phone=r.phone,
         )
 
     @strawberry.field
@@ -82,8 +91,13 @@ class Practitioner(Node):
 
     @classmethod
     def from_row(cls, r: PractitionerRow) -> Practitioner:
-        return cls(row=r, id=strawberry.ID(to_global_id("Practitioner", r.id)), code=r.id,
-                   name=r.name, role=PractitionerRole(r.role))
+        return cls(
+            row=r,
+            id=strawberry.ID(to_global_id("Practitioner", r.id)),
+            code=r.id,
+            name=r.name,
+            role=PractitionerRole(r.role),
+        )
 
     @strawberry.field
     async def organization(self, info: Info[Context, Any]) -> Organization | None:
@@ -110,8 +124,14 @@ class Team(Node):
 
     @classmethod
     def from_row(cls, r: TeamRow) -> Team:
-        return cls(row=r, id=strawberry.ID(to_global_id("Team", r.id)), code=r.id, name=r.name,
-                   grid_area=r.grid_area, capacity_households=r.capacity_households)
+        return cls(
+            row=r,
+            id=strawberry.ID(to_global_id("Team", r.id)),
+            code=r.id,
+            name=r.name,
+            grid_area=r.grid_area,
+            capacity_households=r.capacity_households,
+        )
 
     @strawberry.field
     async def organization(self, info: Info[Context, Any]) -> Organization | None:

@@ -20,10 +20,15 @@ ID = make("330784", dt.date(1970, 1, 2), 35)
 @pytest.fixture(scope="module")
 def tokens(live: LiveServer, db_url: str) -> dict[str, str]:
     admin = create_client_token(db_url, "fhir-admin", ["admin"])
-    Api(live.url, admin)("""mutation($id: String!) { submitResidentRecord(input: {source: "vendor",
+    Api(live.url, admin)(
+        """mutation($id: String!) { submitResidentRecord(input: {source: "vendor",
         sourceId: "F-1", name: "应志强", sex: "1", birthDate: "1970-01-02", idNumber: $id}) { outcome } }""",
-                         {"id": ID})
-    return {"admin": admin, "masked": create_client_token(db_url, "fhir-reader", ["residents:read"])}
+        {"id": ID},
+    )
+    return {
+        "admin": admin,
+        "masked": create_client_token(db_url, "fhir-reader", ["residents:read"]),
+    }
 
 
 def get(live: LiveServer, token: str | None, path: str) -> httpx.Response:

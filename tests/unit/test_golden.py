@@ -27,21 +27,27 @@ def test_priority_then_recency_decide_each_field() -> None:
     ]
     g = golden.build(records, ["vendor", "his"])
     assert g.values["name"] == "章伟" and g.provenance["name"] == 2  # vendor outranks his
-    assert g.values["address_text"] == "市桥街道2号" and g.provenance["address_text"] == 3  # newer his
+    assert (
+        g.values["address_text"] == "市桥街道2号" and g.provenance["address_text"] == 3
+    )  # newer his
     assert g.phones == ["13800000002", "13800000001"]
 
 
 def test_unknown_sex_and_invalid_id_never_win() -> None:
-    records = [Src(1, "vendor", {"sex": "0", "id_number": "110105194912310021"}),
-               Src(2, "his", {"sex": "2", "id_number": "11010519491231002x"})]
+    records = [
+        Src(1, "vendor", {"sex": "0", "id_number": "110105194912310021"}),
+        Src(2, "his", {"sex": "2", "id_number": "11010519491231002x"}),
+    ]
     g = golden.build(records, ["vendor", "his"])
     assert g.values["sex"] == "2" and g.values["id_number"] == "11010519491231002X"
     assert "INVALID_ID_NUMBER_RECEIVED" in g.id_number_flags
 
 
 def test_discrepancies_list_fields_where_sources_disagree() -> None:
-    records = [Src(1, "his", {"name": "李娜", "birth_date": "1990-03-04"}),
-               Src(2, "maternal", {"name": "李娜", "birth_date": "1990-04-03"})]
+    records = [
+        Src(1, "his", {"name": "李娜", "birth_date": "1990-03-04"}),
+        Src(2, "maternal", {"name": "李娜", "birth_date": "1990-04-03"}),
+    ]
     found = golden.discrepancies(records, ["his", "maternal"])
     assert [d.field for d in found] == ["birth_date"]
     assert found[0].chosen == dt.date(1990, 3, 4) and len(found[0].values) == 2
