@@ -34,6 +34,7 @@ class Candidate:
     resident_id: int
     score: float  # 0..1
     grade: MatchGrade
+    reason: str = ""  # "id" (same valid ID number), "probabilistic", "twins"
 
 
 @dataclass(slots=True)
@@ -41,6 +42,7 @@ class LinkDecision:
     outcome: LinkOutcome
     resident_id: int | None = None
     candidates: list[Candidate] = field(default_factory=list)
+    provisional: bool = False  # a newborn known only through the mother (临时身份)
 
 
 class Linker(Protocol):

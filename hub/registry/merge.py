@@ -52,7 +52,7 @@ class MergeError(DomainError):
 
 def record_key(source: str, source_id: str) -> str:
     """The matcher's name for a source record (`Features.record_key`)."""
-    return f"{source}|{source_id}"
+    return f"{source}:{source_id}"
 
 
 async def merge(

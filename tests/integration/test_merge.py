@@ -73,7 +73,7 @@ async def test_merge_then_unmerge_round_trip(hub: Any) -> None:
         assert former.status == ResidentStatus.ACTIVE and former.merged_into_id is None
         assert former.id_number == "110105196003010029" and kept.id_number is None
         seps = set(await s.execute(select(LinkSeparation.record_key, LinkSeparation.resident_id)))
-        assert ("maternal|M-2", a) in seps and ("his|M-1", b) in seps
+        assert ("maternal:M-2", a) in seps and ("his:M-1", b) in seps
 
 
 async def test_merge_rules(hub: Any) -> None:
