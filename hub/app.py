@@ -141,6 +141,9 @@ class HubGraphQL(GraphQL[Any, None]):
 def create_app(hub: Hub | None = None) -> Starlette:
     hub = hub or build_hub()
     configure(hub.settings.log_level, hub.settings.log_json)
+    from hub.contracts.jobs import install as install_contract_jobs
+
+    install_contract_jobs(hub)  # the daily contract expiry roll (期满处理)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -12,6 +12,8 @@ app = typer.Typer(help="Family doctor contract services hub (家庭医生签约�
                   no_args_is_help=True, add_completion=False)
 client_app = typer.Typer(help="API clients and their tokens.", no_args_is_help=True)
 app.add_typer(client_app, name="client")
+contracts_app = typer.Typer(help="Contracts (签约): the expiry roll.", no_args_is_help=True)
+app.add_typer(contracts_app, name="contracts")
 
 DatabaseOpt = Annotated[str | None, typer.Option("--database", help="Database URL (default HUB_DATABASE_URL).")]
 
@@ -96,6 +98,35 @@ def export_schema(out: Annotated[Path, typer.Option(help="Where to write the SDL
 
     out.write_text(build_schema().as_str() + "\n", encoding="utf-8")
     typer.echo(f"wrote {out}")
+
+
+@contracts_app.command("roll")
+def contracts_roll(
+    date: Annotated[str | None, typer.Option(
+        "--date", help="Roll to this day, YYYY-MM-DD (default: today).")] = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Apply expiry to every contract whose period ended before DATE: auto-renew, fall back to
+    the free package, convert to no-fee signing, or expire (期满处理). Safe to run twice."""
+    import datetime as dt
+
+    from hub.contracts.roll import roll
+    from hub.db import Database
+
+    try:
+        day = dt.date.fromisoformat(date) if date else dt.date.today()
+    except ValueError:
+        typer.echo(f"error: --date must be YYYY-MM-DD, got {date!r}", err=True)
+        raise typer.Exit(2) from None
+
+    async def run() -> str:
+        db = Database(_url(database))
+        try:
+            return str(await roll(db, day))
+        finally:
+            await db.dispose()
+
+    typer.echo(asyncio.run(run()))
 
 
 def main() -> None:

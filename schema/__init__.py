@@ -18,6 +18,9 @@ from strawberry.types import Info
 from hub.errors import DomainError
 from schema.audit import AuditReads
 from schema.context import Context
+from schema.contracts.mutations import ContractsMutation
+from schema.contracts.queries import ContractsQuery
+from schema.contracts.types import load_contract
 from schema.directory.mutations import DirectoryMutation
 from schema.directory.queries import DirectoryQuery
 from schema.directory.types import load_organization, load_practitioner, load_team
@@ -42,14 +45,14 @@ class NodeQuery:
                 return None
             return await load_resident(info, int(raw))
         loaders = {"Organization": load_organization, "Team": load_team,
-                   "Practitioner": load_practitioner}
+                   "Practitioner": load_practitioner, "Contract": load_contract}
         if type_name in loaders:
             return await loaders[type_name](info, raw)
         return None
 
 
-Query = merge_types("Query", (NodeQuery, RegistryQuery, DirectoryQuery))
-Mutation = merge_types("Mutation", (RegistryMutation, DirectoryMutation))
+Query = merge_types("Query", (NodeQuery, RegistryQuery, DirectoryQuery, ContractsQuery))
+Mutation = merge_types("Mutation", (RegistryMutation, DirectoryMutation, ContractsMutation))
 
 
 def _mask(error: Any) -> bool:

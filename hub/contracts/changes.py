@@ -14,7 +14,7 @@ from hub.access.principal import Principal
 from hub.contracts import catalog, facts, repository
 from hub.contracts import rules as R
 from hub.contracts.errors import RuleViolation, ViolationCode
-from hub.contracts.models import Contract, ContractStatus, TerminationReason
+from hub.contracts.models import AbsenceDecision, Contract, ContractStatus, TerminationReason
 from hub.contracts.service import (
     contract_for_change,
     dedupe,
@@ -27,7 +27,8 @@ from hub.events.service import emit
 from hub.registry import repository as registry
 
 V = ViolationCode
-LONG_ABSENCE_OPTIONS = ("TERMINATE", "MOVE_RECORD", "KEEP")  # when a policy names none
+# When a policy names no options, every decision is open.
+LONG_ABSENCE_OPTIONS = tuple(d.value for d in AbsenceDecision)
 
 
 async def change_team(

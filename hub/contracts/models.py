@@ -55,6 +55,14 @@ class TerminationReason(StrEnum):
     OTHER = "OTHER"
 
 
+class AbsenceDecision(StrEnum):
+    """长期外出: what the resident decides (温州: 终止服务 / 迁移健康档案 / 继续原协议)."""
+
+    TERMINATE = "TERMINATE"
+    MOVE_RECORD = "MOVE_RECORD"
+    KEEP = "KEEP"
+
+
 class PeriodOrigin(StrEnum):
     """How a contract period began."""
 

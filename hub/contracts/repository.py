@@ -89,6 +89,7 @@ class ContractFilter:
     household_id: int | None = None
     package_code: str | None = None
     ends_on_or_before: dt.date | None = None
+    number: str | None = None
 
 
 def visible(principal: Principal) -> ColumnElement[bool] | None:
@@ -112,6 +113,7 @@ def filtered(principal: Principal, flt: ContractFilter) -> Select[tuple[Contract
         (Contract.team_id, flt.team_id),
         (Contract.resident_id, flt.resident_id),
         (Contract.household_id, flt.household_id),
+        (Contract.number, flt.number),
     ):
         if value is not None:
             stmt = stmt.where(column == value)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -156,6 +156,14 @@ class Team(Node):
             if p:
                 out.append(TeamMember(role=PractitionerRole(m.role), practitioner=p))
         return out
+
+    @strawberry.field(description="签约负荷: households and persons signed vs the capacity.")
+    async def load(
+        self, info: Info[Context, Any]
+    ) -> Annotated["TeamLoad", strawberry.lazy("schema.contracts.types")]:
+        from schema.contracts.types import team_load
+
+        return await team_load(info, self.row)
 
     @strawberry.field(description="FHIR R4B CareTeam.")
     async def fhir(self, info: Info[Context, Any]) -> JSON:

@@ -22,6 +22,8 @@ class ResidentFilter:
     category: PopulationCategory | None = strawberry.UNSET
     region: str | None = strawberry.UNSET
     insurance_type: InsuranceType | None = strawberry.UNSET
+    signed: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="With (true) or without (false) an active contract.")
 
 
 def _code(gid: Any, type_name: str) -> str | None:
@@ -40,6 +42,7 @@ def to_filter(f: ResidentFilter | None) -> Filter:
         category=f.category.value if f.category else None,
         region=f.region or None,
         insurance_type=f.insurance_type.value if f.insurance_type else None,
+        signed=f.signed if isinstance(f.signed, bool) else None,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -215,6 +215,20 @@ class Resident(Node):
         by_id = {r.id: r for r in await _source_records(info, self.row.id)}
         return [FieldProvenance(field=f, source=by_id[sid].source, source_id=by_id[sid].source_id)
                 for f, sid in sorted(self.row.provenance.items()) if sid in by_id]
+
+    @strawberry.field(description="签约协议 of this resident, newest first (needs contracts:read).")
+    async def contracts(
+        self, info: Info[Context, Any]
+    ) -> list[Annotated["Contract", strawberry.lazy("schema.contracts.types")]]:
+        from schema.contracts.types import resident_contracts
+
+        return await resident_contracts(info, self.row.id)
+
+    @strawberry.field(description="Has an active contract (已签约).")
+    async def signed(self, info: Info[Context, Any]) -> bool:
+        from schema.contracts.types import resident_signed
+
+        return await resident_signed(info, self.row.id)
 
     @strawberry.field(description="FHIR R4B Patient.")
     async def fhir(self, info: Info[Context, Any]) -> JSON:
