@@ -13,10 +13,12 @@ version, and a period number is written once. A conflicting batch is simply re-r
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import random
 from dataclasses import dataclass, fields
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -66,11 +68,13 @@ async def roll(db: Database, on: dt.date, *, batch: int = 200) -> RollResult:
                 rows = await repository.due_for_roll(session, on, after_id=after, limit=batch)
                 for contract in rows:
                     await roll_contract(session, contract, on, counts)
-        except (StaleDataError, IntegrityError):
-            # Another process rolled some of these first; read the batch again.
+        except (StaleDataError, IntegrityError, OperationalError):
+            # Another process rolled some of these first (or, on SQLite, held the write
+            # lock): wait a little and read the batch again.
             retries += 1
             if retries > MAX_RETRIES:
                 raise
+            await asyncio.sleep(random.uniform(0.05, 0.3) * retries)  # noqa: S311
             continue
         if not rows:
             break

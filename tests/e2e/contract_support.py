@@ -31,15 +31,13 @@ CONTRACT_FIELDS = """
   periods { periodNo startsOn endsOn origin packages }
   guardian { name relation }
 """
-SIGN = (
-    """mutation($input: SignContractInput!) { signContract(input: $input) {
-  contract { %s fhir }
-  contracts { %s }
-  userErrors { code field message } } }"""
-    % (CONTRACT_FIELDS, CONTRACT_FIELDS)
-)
-CONTRACT = "query($id: ID!) { contract(id: $id) { %s renewal { packageCodes startsOn } } }" % (
-    CONTRACT_FIELDS
+SIGN = f"""mutation($input: SignContractInput!) {{ signContract(input: $input) {{
+  contract {{ {CONTRACT_FIELDS} fhir }}
+  contracts {{ {CONTRACT_FIELDS} }}
+  userErrors {{ code field message }} }} }}"""
+CONTRACT = (
+    f"query($id: ID!) {{ contract(id: $id) {{ {CONTRACT_FIELDS} "
+    "renewal { packageCodes startsOn } } }"
 )
 
 
@@ -141,21 +139,38 @@ async def add_synthetic_households(s: AsyncSession, region: str, n: int, tag: st
     """``n`` one-person households (resident ids returned), for filling a team quickly."""
     now = dt.datetime.now(dt.UTC)
     hids = (
-        await s.execute(
-            insert(Household).returning(Household.id),
-            [dict(code=f"{tag}-{i}", region_key=region, created_at=now) for i in range(n)],
+        (
+            await s.execute(
+                insert(Household).returning(Household.id),
+                [dict(code=f"{tag}-{i}", region_key=region, created_at=now) for i in range(n)],
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     rids = (
-        await s.execute(
-            insert(Resident).returning(Resident.id),
-            [
-                dict(status="ACTIVE", household_id=h, household_relation="SELF", region_key=region,
-                     phones=[], id_number_flags=[], provenance={}, created_at=now, updated_at=now)
-                for h in hids
-            ],
+        (
+            await s.execute(
+                insert(Resident).returning(Resident.id),
+                [
+                    dict(
+                        status="ACTIVE",
+                        household_id=h,
+                        household_relation="SELF",
+                        region_key=region,
+                        phones=[],
+                        id_number_flags=[],
+                        provenance={},
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    for h in hids
+                ],
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     return list(zip(hids, rids, strict=True))  # type: ignore[arg-type]
 
 

@@ -12,12 +12,11 @@ from fhir.resources.R4B.contract import Contract as FhirContract
 from hub.contracts import repository
 from hub.registry.idnumber import make
 from tests.conftest import Api
-from tests.e2e.contract_support import (  # noqa: F401  (fixtures)
+from tests.e2e import contract_support
+from tests.e2e.contract_support import (
     TODAY,
     add_synthetic_households,
-    api,
     codes,
-    demo,
     events,
     households,
     pick_residents,
@@ -25,6 +24,10 @@ from tests.e2e.contract_support import (  # noqa: F401  (fixtures)
     sign,
     teams_of_region,
 )
+
+# The module's fixtures: demo districts loaded, then the server, and an admin client.
+demo = contract_support.demo
+api = contract_support.api
 
 
 def _fees(c: dict[str, Any]) -> tuple[str, str, str, str, str | None]:
@@ -41,12 +44,16 @@ def test_service_packages_of_every_region(api: Api) -> None:
     panyu = {p["code"]: p for p in api(q, {"r": "panyu"})["servicePackages"]}
     basic = panyu["PY-BASIC-1"]
     assert (basic["kind"], basic["price"], basic["name"]) == ("BASIC", "130.00", "基本服务包1")
-    assert basic["fees"][0] == {"insuranceTypes": ["URBAN_EMPLOYEE"], "publicHealthFund": "30.00",
-                                "insuranceFund": "70.00", "personal": "30.00"}
+    assert basic["fees"][0] == {
+        "insuranceTypes": ["URBAN_EMPLOYEE"],
+        "publicHealthFund": "30.00",
+        "insuranceFund": "70.00",
+        "personal": "30.00",
+    }
     follow_up = next(i for i in basic["items"] if i["code"] == "CHRONIC_FOLLOW_UP")
     assert follow_up["frequency"] == {"kind": "PER_YEAR", "count": 4}
     assert panyu["PY-CHILD-CHECK"]["eligibility"]["ageMax"] == 6
-    unknown = api.raw("{ servicePackages(region: \"atlantis\") { code } }").json()
+    unknown = api.raw('{ servicePackages(region: "atlantis") { code } }').json()
     assert unknown["errors"][0]["extensions"]["code"] == "REGION_UNKNOWN"
 
 
@@ -62,7 +69,9 @@ def test_panyu_basic_1_for_an_urban_employee_is_30_70_30(api: Api, demo: str) ->
     fhir = FhirContract.parse_obj(c["fhir"])
     assert fhir.identifier[0].value == c["number"] and fhir.status == "executed"
     episode = fhir.contained[0]
-    assert episode.get_resource_type() == "EpisodeOfCare" and episode.team[0].reference.startswith("CareTeam/")
+    assert episode.get_resource_type() == "EpisodeOfCare" and episode.team[0].reference.startswith(
+        "CareTeam/"
+    )
     signed = api("""{ residents(first: 100, filter: {region: "panyu", signed: true}) {
         edges { node { residentId } } } }""")["residents"]["edges"]
     assert r.id in {e["node"]["residentId"] for e in signed}
@@ -95,9 +104,18 @@ def test_yongkang_120_is_45_45_30_and_civil_affairs_pays_for_hardship(api: Api, 
     submitted = api(
         """mutation($i: ResidentRecordInput!) { submitResidentRecord(input: $i) {
             resident { residentId } userErrors { code } } }""",
-        {"i": {"source": "vendor", "sourceId": "YK-HARDSHIP-1", "name": "胡志强", "sex": "1",
-               "birthDate": "1968-05-02", "idNumber": make("330784", dt.date(1968, 5, 2), 517),
-               "insuranceType": "URBAN_RURAL_RESIDENT", "categories": ["HARDSHIP"]}},
+        {
+            "i": {
+                "source": "vendor",
+                "sourceId": "YK-HARDSHIP-1",
+                "name": "胡志强",
+                "sex": "1",
+                "birthDate": "1968-05-02",
+                "idNumber": make("330784", dt.date(1968, 5, 2), 517),
+                "insuranceType": "URBAN_RURAL_RESIDENT",
+                "categories": ["HARDSHIP"],
+            }
+        },
     )["submitResidentRecord"]
     rid = submitted["resident"]["residentId"]
     out = sign(api, residentId=str(rid), teamId=team.id, packageCodes=["YK-FEE"])
@@ -105,8 +123,9 @@ def test_yongkang_120_is_45_45_30_and_civil_affairs_pays_for_hardship(api: Api, 
     c = out["contract"]
     assert _fees(c) == ("120.00", "45.00", "45.00", "30.00", "CIVIL_AFFAIRS")
     assert c["fees"]["personalByPayer"] == [{"payer": "CIVIL_AFFAIRS", "amount": "30.00"}]
-    items = api("query($id: ID!) { contract(id: $id) { fulfilment { itemCode } } }",
-                {"id": c["id"]})["contract"]["fulfilment"]
+    items = api(
+        "query($id: ID!) { contract(id: $id) { fulfilment { itemCode } } }", {"id": c["id"]}
+    )["contract"]["fulfilment"]
     assert {"HARDSHIP_RECORD", "BASE_KNOWLEDGE_PUSH"} <= {i["itemCode"] for i in items}
     (other,) = pick_residents(demo, "yongkang", insurance="URBAN_EMPLOYEE")
     plain = sign(api, residentId=str(other.id), teamId=other.team_id, packageCodes=["YK-FEE"])
@@ -121,19 +140,28 @@ def test_wenzhou_low_income_household_120_per_person_paid_by_county_finance(
     from hub.registry.models import ResidentCategory
 
     async def low_income(s: Any) -> set[int]:
-        rows = await s.scalars(select(ResidentCategory.resident_id).where(
-            ResidentCategory.category == "LOW_INCOME_HOUSEHOLD"))
+        rows = await s.scalars(
+            select(ResidentCategory.resident_id).where(
+                ResidentCategory.category == "LOW_INCOME_HOUSEHOLD"
+            )
+        )
         return set(rows)
 
     poor = run(demo, low_income)
     household, members = next(
-        (h, ms) for h, ms in households(demo, "wenzhou")
+        (h, ms)
+        for h, ms in households(demo, "wenzhou")
         if any(m.id in poor and m.insurance_type == "URBAN_RURAL_RESIDENT" for m in ms)
     )
     eligible = [m for m in members if m.id in poor and m.insurance_type == "URBAN_RURAL_RESIDENT"]
     head = next(m for m in members if m.id == household.head_resident_id)
-    out = sign(api, householdId=f"{household.id}", memberIds=[str(m.id) for m in eligible],
-               teamId=head.team_id, packageCodes=["WZ-LOW-INCOME"])
+    out = sign(
+        api,
+        householdId=f"{household.id}",
+        memberIds=[str(m.id) for m in eligible],
+        teamId=head.team_id,
+        packageCodes=["WZ-LOW-INCOME"],
+    )
     assert out["userErrors"] == []
     assert len(out["contracts"]) == len(eligible)
     for c in out["contracts"]:
@@ -143,9 +171,16 @@ def test_wenzhou_low_income_household_120_per_person_paid_by_county_finance(
 def test_minor_signs_through_a_guardian(api: Api, demo: str) -> None:
     (child,) = pick_residents(demo, "panyu", adult=False)
     refused = sign(api, residentId=str(child.id), teamId=child.team_id, packageCodes=["PY-FREE"])
-    assert codes(refused) == ["GUARDIAN_REQUIRED"] and refused["userErrors"][0]["field"] == "guardian"
-    ok = sign(api, residentId=str(child.id), teamId=child.team_id, packageCodes=["PY-FREE"],
-              guardian={"name": "陈丽华", "relation": "MOTHER", "phone": "13800138123"})
+    assert (
+        codes(refused) == ["GUARDIAN_REQUIRED"] and refused["userErrors"][0]["field"] == "guardian"
+    )
+    ok = sign(
+        api,
+        residentId=str(child.id),
+        teamId=child.team_id,
+        packageCodes=["PY-FREE"],
+        guardian={"name": "陈丽华", "relation": "MOTHER", "phone": "13800138123"},
+    )
     assert ok["userErrors"] == [] and ok["contract"]["guardian"]["name"] == "陈丽华"
 
 
@@ -155,8 +190,7 @@ def test_package_rules_reach_user_errors_one_per_violation(api: Api, demo: str) 
     assert codes(both) == ["EXCLUSIVE_PACKAGES"]
     addon = sign(api, residentId=str(r.id), teamId=r.team_id, packageCodes=["PY-HOME-BED"])
     assert set(codes(addon)) == {"PREREQUISITE_PACKAGE_MISSING", "PACKAGE_NOT_ELIGIBLE"}
-    wrong_insurance = sign(api, residentId=str(r.id), teamId=r.team_id,
-                           packageCodes=["PY-BASIC-1"])
+    wrong_insurance = sign(api, residentId=str(r.id), teamId=r.team_id, packageCodes=["PY-BASIC-1"])
     assert "PACKAGE_NOT_ELIGIBLE" in codes(wrong_insurance)
     unknown = sign(api, residentId=str(r.id), teamId=r.team_id, packageCodes=["PY-GOLD"])
     assert codes(unknown) == ["PACKAGE_UNKNOWN"]
@@ -181,23 +215,42 @@ def test_combination_hospitals_follow_the_policy(api: Api, demo: str) -> None:
     tertiary = [o["code"] for o in orgs if o["kind"] == "TERTIARY_HOSPITAL"]
     centre = next(o["code"] for o in orgs if o["kind"] == "COMMUNITY_HEALTH_CENTER")
     r1, r2 = pick_residents(demo, "panyu", insurance="URBAN_RURAL_RESIDENT", limit=2)
-    too_many = sign(api, residentId=str(r1.id), teamId=r1.team_id, packageCodes=["PY-FREE"],
-                    hospitalIds=secondary[:2])
+    too_many = sign(
+        api,
+        residentId=str(r1.id),
+        teamId=r1.team_id,
+        packageCodes=["PY-FREE"],
+        hospitalIds=secondary[:2],
+    )
     assert codes(too_many) == ["COMBINATION_LIMIT"]
-    not_hospital = sign(api, residentId=str(r1.id), teamId=r1.team_id, packageCodes=["PY-FREE"],
-                        hospitalIds=[centre])
+    not_hospital = sign(
+        api,
+        residentId=str(r1.id),
+        teamId=r1.team_id,
+        packageCodes=["PY-FREE"],
+        hospitalIds=[centre],
+    )
     assert codes(not_hospital) == ["COMBINATION_HOSPITAL_KIND"]
-    ok = sign(api, residentId=str(r2.id), teamId=r2.team_id, packageCodes=["PY-FREE"],
-              hospitalIds=[secondary[0], *tertiary])  # 1+1+N
+    ok = sign(
+        api,
+        residentId=str(r2.id),
+        teamId=r2.team_id,
+        packageCodes=["PY-FREE"],
+        hospitalIds=[secondary[0], *tertiary],
+    )  # 1+1+N
     assert ok["userErrors"] == []
-    got = api("query($id: ID!) { contract(id: $id) { hospitals { code } fhir } }",
-              {"id": ok["contract"]["id"]})["contract"]
+    got = api(
+        "query($id: ID!) { contract(id: $id) { hospitals { code } fhir } }",
+        {"id": ok["contract"]["id"]},
+    )["contract"]
     assert [h["code"] for h in got["hospitals"]] == [secondary[0], *tertiary]
     FhirContract.parse_obj(got["fhir"])
 
 
 def test_the_1501st_household_of_an_erqi_team_is_refused(api: Api, demo: str) -> None:
-    load_q = "query($id: ID!) { team(id: $id) { load { households persons capacityHouseholds full } } }"
+    load_q = (
+        "query($id: ID!) { team(id: $id) { load { households persons capacityHouseholds full } } }"
+    )
     (h1, m1), (h2, m2), (h3, m3) = households(demo, "erqi")[-3:]
     team = m1[0].team_id
     before = api(load_q, {"id": team})["team"]["load"]
@@ -209,15 +262,33 @@ def test_the_1501st_household_of_an_erqi_team_is_refused(api: Api, demo: str) ->
 
         t = await s.get(Team, team)
         pairs = await add_synthetic_households(s, "erqi", fill, f"fill-{team}")
-        return await repository.bulk_insert(s, [
-            repository.NewContract(resident_id=rid, household_id=hid, team_id=team,
-                                   organization_id=t.organization_id, region_key="erqi",
-                                   region_code="410103", starts_on=dt.date(2025, 1, 1),
-                                   ends_on=dt.date(2027, 12, 31),
-                                   packages=[dict(code="EQ-BASIC", kind="FREE", price=0,
-                                                  public_health_fund=0, insurance_fund=0,
-                                                  personal=0, personal_paid_by="PERSON")])
-            for hid, rid in pairs])
+        return await repository.bulk_insert(
+            s,
+            [
+                repository.NewContract(
+                    resident_id=rid,
+                    household_id=hid,
+                    team_id=team,
+                    organization_id=t.organization_id,
+                    region_key="erqi",
+                    region_code="410103",
+                    starts_on=dt.date(2025, 1, 1),
+                    ends_on=dt.date(2027, 12, 31),
+                    packages=[
+                        dict(
+                            code="EQ-BASIC",
+                            kind="FREE",
+                            price=0,
+                            public_health_fund=0,
+                            insurance_fund=0,
+                            personal=0,
+                            personal_paid_by="PERSON",
+                        )
+                    ],
+                )
+                for hid, rid in pairs
+            ],
+        )
 
     assert run(demo, fill_team, write=True) == fill
     assert api(load_q, {"id": team})["team"]["load"]["households"] == 1499
