@@ -81,7 +81,7 @@ def age_categories(birth_date: dt.date | None, on: dt.date) -> frozenset[Populat
 def insurance_type(value: str | None) -> InsuranceType:
     # No insurance on record is read as self-pay (自费): the resident pays what the
     # policy asks of the uninsured, and insured-only packages are refused.
-    if value in RegistryInsuranceType.__members__:
+    if value is not None and value in RegistryInsuranceType.__members__:
         return InsuranceType(value)
     return InsuranceType.SELF_PAY
 

@@ -55,7 +55,7 @@ async def active_contracts(
 # -- registry hooks -------------------------------------------------------------------------
 
 
-def _signed_residents() -> Select[tuple[int]]:
+def _signed_residents() -> Select[int]:
     return select(Contract.resident_id).where(Contract.status == ACTIVE)
 
 
@@ -102,7 +102,7 @@ def visible(principal: Principal) -> ColumnElement[bool] | None:
     return or_(Contract.organization_id.in_(orgs), Contract.resident_id.in_(residents))
 
 
-def filtered(principal: Principal, flt: ContractFilter) -> Select[tuple[Contract]]:
+def filtered(principal: Principal, flt: ContractFilter) -> Select[Contract]:
     stmt = select(Contract)
     if (cond := visible(principal)) is not None:
         stmt = stmt.where(cond)
@@ -129,7 +129,7 @@ def filtered(principal: Principal, flt: ContractFilter) -> Select[tuple[Contract
 
 
 async def page(
-    session: AsyncSession, stmt: Select[tuple[Contract]], *, after: int | None, limit: int
+    session: AsyncSession, stmt: Select[Contract], *, after: int | None, limit: int
 ) -> tuple[list[Contract], int, bool]:
     """Keyset page by id: (rows, total count, has next page)."""
     total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
@@ -279,14 +279,18 @@ async def households_signed_with(
 
 async def allocate_numbers(session: AsyncSession, region_code: str, year: int, n: int) -> range:
     """Reserve ``n`` consecutive sequence numbers for (region code, year), atomically."""
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
-    stmt = upsert(ContractSequence).values(region_code=region_code, year=year, last=n)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["region_code", "year"], set_={"last": ContractSequence.last + n}
-    ).returning(ContractSequence.last)
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    values = dict(region_code=region_code, year=year, last=n)
+    stmt = (
+        dialect.insert(ContractSequence)
+        .values(**values)
+        .on_conflict_do_update(
+            index_elements=["region_code", "year"], set_={"last": ContractSequence.last + n}
+        )
+        .returning(ContractSequence.last)
+    )
     last = int((await session.execute(stmt)).scalar_one())
     return range(last - n + 1, last + 1)
 

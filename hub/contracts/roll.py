@@ -25,6 +25,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from hub.contracts import catalog, facts, repository
 from hub.contracts import rules as R
 from hub.contracts.models import Contract, ContractStatus, PeriodOrigin
+from hub.contracts.policy import RegionPolicy
 from hub.contracts.service import fee_totals, package_rows, signable
 from hub.db import Database
 from hub.events.service import emit
@@ -92,7 +93,7 @@ async def roll(db: Database, on: dt.date, *, batch: int = 200) -> RollResult:
 
 
 def _renewal(
-    policy: R.RegionPolicy, contract: Contract, rf: R.ResidentFacts, on: dt.date
+    policy: RegionPolicy, contract: Contract, rf: R.ResidentFacts, on: dt.date
 ) -> tuple[list[str], dict[str, list[str]]] | None:
     """The recorded renewal's packages, if they can still be signed on ``on``."""
     if not contract.renewal:

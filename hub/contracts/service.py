@@ -21,6 +21,7 @@ from hub.contracts import catalog, facts, repository
 from hub.contracts import rules as R
 from hub.contracts.errors import RuleViolation, ViolationCode
 from hub.contracts.models import Contract, ContractStatus, PeriodOrigin
+from hub.contracts.policy import RegionPolicy
 from hub.contracts.terms import PackageKind
 from hub.directory.models import Organization, Team
 from hub.errors import DomainError, Forbidden, InvalidInput, NotFound
@@ -154,7 +155,7 @@ def fee_totals(fees: R.ContractFees) -> dict[str, str]:
 
 
 def package_rows(
-    policy: R.RegionPolicy,
+    policy: RegionPolicy,
     fees: R.ContractFees,
     chosen: Mapping[str, Sequence[str]],
 ) -> list[dict[str, Any]]:
@@ -169,12 +170,12 @@ def package_rows(
     ]
 
 
-def signable(policy: R.RegionPolicy, codes: Sequence[str]) -> list[str]:
+def signable(policy: RegionPolicy, codes: Sequence[str]) -> list[str]:
     return [c for c in codes if policy.package(c).kind is not PackageKind.TIER]
 
 
 async def _hospitals(
-    session: AsyncSession, policy: R.RegionPolicy, hospital_ids: Sequence[str]
+    session: AsyncSession, policy: RegionPolicy, hospital_ids: Sequence[str]
 ) -> list[RuleViolation]:
     if not hospital_ids:
         return []

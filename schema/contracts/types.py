@@ -75,11 +75,13 @@ class ContractPackage:
 
     @strawberry.field
     def name(self) -> str | None:
-        return self._package().name if self._package() else None
+        pkg = self._package()
+        return pkg.name if pkg else None
 
     @strawberry.field
     def name_en(self) -> str | None:
-        return self._package().name_en if self._package() else None
+        pkg = self._package()
+        return pkg.name_en if pkg else None
 
     @strawberry.field
     def price(self) -> Decimal:
