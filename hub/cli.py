@@ -12,6 +12,8 @@ app = typer.Typer(help="Family doctor contract services hub (家庭医生签约�
                   no_args_is_help=True, add_completion=False)
 client_app = typer.Typer(help="API clients and their tokens.", no_args_is_help=True)
 app.add_typer(client_app, name="client")
+linkage_app = typer.Typer(help="Record linkage (MPI): the matching model.", no_args_is_help=True)
+app.add_typer(linkage_app, name="linkage")
 contracts_app = typer.Typer(help="Contracts (签约): the expiry roll.", no_args_is_help=True)
 app.add_typer(contracts_app, name="contracts")
 
@@ -127,6 +129,74 @@ def contracts_roll(
             await db.dispose()
 
     typer.echo(asyncio.run(run()))
+
+
+@app.command()
+def link(
+    file: Annotated[Path, typer.Argument(
+        help="JSON lines: source, source_id, name, sex, birth_date, id_number, phone, address, "
+        "… (absent = unknown).")],
+    out: Annotated[Path, typer.Option("--out", help="CSV to write: source,source_id,person_id.")],
+    database: Annotated[str | None, typer.Option(
+        "--database", help="Link into this database (default: a new SQLite file in var/link/).")
+    ] = None,
+    batch: Annotated[int, typer.Option(help="Records per transaction.")] = 1000,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Link every record of FILE through the matcher (the same one the API uses) and write
+    each record's person: the final resident id. Bad lines are reported and skipped."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from hub.registry.linkfile import BadLine, fresh_database, link_file
+
+    err = Console(stderr=True)
+    if not file.is_file():
+        err.print(f"error: no such file: {file}")
+        raise typer.Exit(2)
+    if database:
+        from hub.migrate import upgrade
+
+        url, ready = database, None
+        upgrade(url)
+    else:
+        url, ready = fresh_database(Path("var") / "link", file.stem)
+    progress = Progress(TextColumn("linking"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                        TextColumn("{task.fields[records]:,} records"), TimeElapsedColumn(),
+                        console=err, disable=quiet, transient=False)  # fmt: skip
+    task = progress.add_task("link", total=file.stat().st_size or 1, records=0)
+
+    def bad(line: BadLine) -> None:
+        progress.console.print(f"line {line.line}: skipped: {line.problem}")
+
+    def advance(done: int, records: int) -> None:
+        progress.update(task, completed=done, records=records)
+
+    with progress:
+        report = asyncio.run(link_file(file, out, url, batch_size=batch, on_bad_line=bad,
+                                       on_progress=advance, before_first_write=ready))  # fmt: skip
+    outcomes = ", ".join(f"{k} {v:,}" for k, v in sorted(report.outcomes.items()))
+    err.print(f"linked {report.records:,} records in {report.seconds:.1f} s "
+              f"({report.per_second:,.0f}/s; {outcomes}); "
+              f"{report.bad_lines} bad lines skipped")  # fmt: skip
+    err.print(f"database: {url}")
+    typer.echo(f"wrote {out}")
+
+
+@linkage_app.command("train")
+def linkage_train(
+    out_dir: Annotated[Path, typer.Option(
+        "--out-dir", help="Where to write the model file.")] = Path("var/linkage-models"),
+    sample: Annotated[int, typer.Option(help="At most this many source records.")] = 200_000,
+    database: DatabaseOpt = None,
+) -> None:
+    """Re-estimate the linkage model (m/u) from the registry's source records with Splink on
+    DuckDB (EM), and write a new versioned model file. Serve it with HUB_LINKAGE_MODEL=path."""
+    from hub.registry.training import train_from_registry
+
+    path, model = asyncio.run(train_from_registry(_url(database), out_dir, sample=sample))
+    typer.echo(f"model {model['version']} from {model['trained']['records']:,} records")
+    typer.echo(f"wrote {path}\nserve it with: HUB_LINKAGE_MODEL={path}")
 
 
 def main() -> None:

@@ -9,11 +9,11 @@ they are upgraded by inserting "19" and computing the check character.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
-
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
@@ -77,6 +77,12 @@ def parse(raw: str | None) -> IdNumber:
     """Normalise and validate; never raises. An invalid number keeps its cleaned text."""
     if raw is None or not raw.strip():
         return IdNumber(raw or "", "", IdProblem.EMPTY)
+    return _parse(raw)
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse(raw: str) -> IdNumber:
+    # Cached: the golden record and the matcher parse the same numbers again and again.
     value = clean(raw)
     if re.fullmatch(r"\d{15}", value):
         body = value[:6] + "19" + value[6:]

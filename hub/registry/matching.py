@@ -25,7 +25,7 @@ import datetime as dt
 import json
 import math
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -169,7 +169,8 @@ class Features:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready; None fields are left out to keep stored rows small."""
-        out = {k: v for k, v in asdict(self).items() if v is not None and v != ""}
+        # Not asdict(): it deep-copies, and this runs for every stored record.
+        out = {k: v for k in _FEATURE_FIELDS if (v := getattr(self, k)) is not None and v != ""}
         if self.birth is not None:
             out["birth"] = self.birth.isoformat()
         if not self.mother_id_valid:
@@ -182,6 +183,9 @@ class Features:
         if isinstance(values.get("birth"), str):
             values["birth"] = dt.date.fromisoformat(values["birth"])
         return cls(**values)
+
+
+_FEATURE_FIELDS = tuple(f.name for f in fields(Features))
 
 
 def blocking_keys(f: Features) -> list[str]:

@@ -8,10 +8,24 @@ them all), minus residents a person separated from the record being linked.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    and_,
+    any_,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.registry.matching import Features, blocking_keys
@@ -23,8 +37,19 @@ __all__ = ["BlockingKey", "candidates", "features_of", "index", "keys_of", "unin
 # clinic's default phone number) must not make one record cost a second. Stop values are
 # filtered out when keys are built; this is the backstop.
 MAX_CANDIDATE_RECORDS = 2000
-# Bound parameters per statement, below SQLite's and asyncpg's limits.
+# Values per statement where a list is bound one by one (names for term frequencies).
 CHUNK = 5000
+
+
+def one_of(session: AsyncSession, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
+    """`column IN values` with ONE bound parameter (a JSON text on SQLite, an array on
+    PostgreSQL): the statement text stays the same whatever the count, so it is compiled
+    once and cached, and thousands of values cost no thousands of parameters."""
+    type_ = Integer() if values and isinstance(values[0], int) else String()
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(literal(list(values), ARRAY(type_)))
+    table = func.json_each(literal(json.dumps(list(values)), String())).table_valued("value")
+    return column.in_(select(table.c.value))
 
 
 def features_of(payload: Mapping[str, Any] | object) -> Features:
@@ -35,11 +60,11 @@ def keys_of(features: Features) -> list[str]:
     return list(dict.fromkeys(k[:80] for k in blocking_keys(features)))
 
 
-def _residents_under(keys: Sequence[str]) -> Any:
+def _residents_under(session: AsyncSession, keys: Sequence[str]) -> Any:
     return (
         select(SourceRecord.resident_id)
         .join(BlockingKey, BlockingKey.source_record_id == SourceRecord.id)
-        .where(BlockingKey.key.in_(keys))
+        .where(one_of(session, BlockingKey.key, keys))
     )
 
 
@@ -48,14 +73,14 @@ async def candidates(
 ) -> list[tuple[int, int, Features]]:
     """(resident id, source record id, features) of every record of every active
     resident with a record under one of `keys`; one query."""
-    keys = list(keys)[:CHUNK]
+    keys = list(keys)
     if not keys:
         return []
     stmt = (
         select(SourceRecord.resident_id, SourceRecord.id, SourceRecord.features)
         .join(Resident, Resident.id == SourceRecord.resident_id)
         .where(
-            SourceRecord.resident_id.in_(_residents_under(keys)),
+            SourceRecord.resident_id.in_(_residents_under(session, keys)),
             Resident.status == ResidentStatus.ACTIVE,
         )
         .limit(MAX_CANDIDATE_RECORDS)
@@ -75,16 +100,15 @@ async def candidates(
 
 async def key_hits(session: AsyncSession, keys: Iterable[str]) -> list[tuple[str, int]]:
     """(key, resident id) for every stored record under the keys (bulk linking)."""
-    keys = list(dict.fromkeys(keys))
-    out: list[tuple[str, int]] = []
-    for i in range(0, len(keys), CHUNK):
-        rows = await session.execute(
-            select(BlockingKey.key, SourceRecord.resident_id)
-            .join(SourceRecord, SourceRecord.id == BlockingKey.source_record_id)
-            .where(BlockingKey.key.in_(keys[i : i + CHUNK]))
-        )
-        out.extend((k, r) for k, r in rows)
-    return out
+    wanted = list(dict.fromkeys(keys))
+    if not wanted:
+        return []
+    rows = await session.execute(
+        select(BlockingKey.key, SourceRecord.resident_id)
+        .join(SourceRecord, SourceRecord.id == BlockingKey.source_record_id)
+        .where(one_of(session, BlockingKey.key, wanted))
+    )
+    return [(k, r) for k, r in rows]
 
 
 async def records_of(
@@ -92,34 +116,28 @@ async def records_of(
 ) -> list[tuple[int, int, Features]]:
     """(resident id, source record id, features) of the active residents' records."""
     ids = list(dict.fromkeys(resident_ids))
-    out: list[tuple[int, int, Features]] = []
-    for i in range(0, len(ids), CHUNK):
-        rows = await session.execute(
-            select(SourceRecord.resident_id, SourceRecord.id, SourceRecord.features)
-            .join(Resident, Resident.id == SourceRecord.resident_id)
-            .where(
-                SourceRecord.resident_id.in_(ids[i : i + CHUNK]),
-                Resident.status == ResidentStatus.ACTIVE,
-            )
-        )
-        out.extend((rid, sid, Features.from_dict(f)) for rid, sid, f in rows if f)
-    return out
+    if not ids:
+        return []
+    rows = await session.execute(
+        select(SourceRecord.resident_id, SourceRecord.id, SourceRecord.features)
+        .join(Resident, Resident.id == SourceRecord.resident_id)
+        .where(one_of(session, SourceRecord.resident_id, ids),
+               Resident.status == ResidentStatus.ACTIVE)
+    )  # fmt: skip
+    return [(rid, sid, Features.from_dict(f)) for rid, sid, f in rows if f]
 
 
 async def separations(session: AsyncSession, record_keys: Iterable[str]) -> set[tuple[str, int]]:
     """(record key, resident id) pairs a person separated, for the given records."""
     keys = list(dict.fromkeys(record_keys))
-    out: set[tuple[str, int]] = set()
     if not keys or not await session.scalar(select(func.count()).select_from(LinkSeparation)):
-        return out
-    for i in range(0, len(keys), CHUNK):
-        rows = await session.execute(
-            select(LinkSeparation.record_key, LinkSeparation.resident_id).where(
-                LinkSeparation.record_key.in_(keys[i : i + CHUNK])
-            )
+        return set()
+    rows = await session.execute(
+        select(LinkSeparation.record_key, LinkSeparation.resident_id).where(
+            one_of(session, LinkSeparation.record_key, keys)
         )
-        out.update((k, r) for k, r in rows)
-    return out
+    )
+    return {(k, r) for k, r in rows}
 
 
 async def index(session: AsyncSession, record: SourceRecord, features: Features) -> None:

@@ -198,9 +198,58 @@ def _normalize_name(raw: str) -> Name:
 
 @lru_cache(maxsize=8192)
 def _char_pinyin(ch: str) -> str:
+    table = _pinyin_table()
+    if ch in table:
+        return table[ch]
     from pypinyin import lazy_pinyin
 
     return lazy_pinyin(ch)[0].lower()
+
+
+_PINYIN: dict[str, str] | None = None
+
+
+def _pinyin_table() -> dict[str, str]:
+    """CJK character -> its first reading, tone-less (what `lazy_pinyin(ch)` returns).
+
+    Importing pypinyin costs ~0.3 s, most of a short `hub link` run's start-up, so the
+    table is derived once and kept in var/cache (marshal, ~5 ms to load), keyed by the
+    installed dictionary file."""
+    global _PINYIN
+    if _PINYIN is not None:
+        return _PINYIN
+    import importlib.util
+    import marshal
+    import os
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("pypinyin")
+    source = Path(list(spec.submodule_search_locations or [""])[0]) / "pinyin_dict.py"
+    try:
+        st = source.stat()
+        cache = (Path(__file__).resolve().parents[2] / "var" / "cache"
+                 / f"pinyin-{st.st_size}-{int(st.st_mtime)}.marshal")  # fmt: skip
+        _PINYIN = marshal.loads(cache.read_bytes())
+        return _PINYIN
+    except (OSError, ValueError, EOFError, TypeError):
+        pass
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    table: dict[str, str] = {}
+    for cp, readings in pinyin_dict.items():
+        if 0x3400 <= cp <= 0x9FFF:
+            first = unicodedata.normalize("NFD", readings.split(",")[0])
+            plain = "".join(c for c in first if not unicodedata.combining(c) or c == "\u0308")
+            table[chr(cp)] = unicodedata.normalize("NFC", plain).replace("ü", "v").lower()
+    _PINYIN = table
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(marshal.dumps(table))
+        os.replace(tmp, cache)
+    except (OSError, NameError):
+        pass  # a read-only checkout: derive it each time
+    return table
 
 
 def name_pinyin(text: str) -> str:

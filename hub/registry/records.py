@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 # The bulk/JSON-lines field names (snake_case), also the keys of SourceRecord.payload.
 RECORD_FIELDS = (
-    "source", "source_id", "name", "sex", "birth_date", "id_number", "phone", "address",
-    "insurance_card", "health_record_no", "birth_certificate_no", "mother_id_number",
-    "guardian_name", "guardian_phone", "guardian_relation", "guardian_id_number",
-    "insurance_type", "categories", "address_region",
+    "source",
+    "source_id",
+    "name",
+    "sex",
+    "birth_date",
+    "id_number",
+    "phone",
+    "address",
+    "insurance_card",
+    "health_record_no",
+    "birth_certificate_no",
+    "mother_id_number",
+    "guardian_name",
+    "guardian_phone",
+    "guardian_relation",
+    "guardian_id_number",
+    "insurance_type",
+    "categories",
+    "address_region",
 )
 
 
@@ -40,10 +55,15 @@ class ResidentRecord:
     def payload(self) -> dict[str, Any]:
         """JSON-safe form, keeping only what was given."""
         out: dict[str, Any] = {}
-        for key, value in asdict(self).items():
-            if value in (None, "", []):
+        for key in RECORD_FIELDS:  # not asdict(): it deep-copies, and this runs per record
+            value = getattr(self, key)
+            if value is None or value == "" or value == []:
                 continue
-            out[key] = value.isoformat() if isinstance(value, dt.date) else value
+            if isinstance(value, dt.date):
+                value = value.isoformat()
+            elif isinstance(value, list):
+                value = list(value)
+            out[key] = value
         return out
 
     @classmethod
@@ -67,6 +87,41 @@ class ResidentRecord:
         if not kwargs.get("source") or not kwargs.get("source_id"):
             raise ValueError("source and source_id are required")
         return cls(**kwargs)
+
+    @classmethod
+    def lenient(cls, data: dict[str, Any]) -> tuple[ResidentRecord, list[str]]:
+        """For bulk files, where nobody can correct a record: a value that cannot be used
+        is dropped (unknown) and named in the returned problems; unknown fields are
+        ignored. Only a missing source or source_id raises ValueError."""
+        from hub.registry.normalize import parse_date as lenient_date
+
+        problems: list[str] = []
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in RECORD_FIELDS:
+                problems.append(f"UNKNOWN_FIELD:{key}")
+                continue
+            if value is None or value == "" or value == []:
+                continue
+            if key == "birth_date":
+                value = lenient_date(str(value))
+                if value is None:
+                    problems.append("UNUSABLE_BIRTH_DATE")
+                    continue
+            elif key == "categories":
+                if not isinstance(value, list):
+                    problems.append("UNUSABLE_CATEGORIES")
+                    continue
+                value = [str(v) for v in value]
+            elif isinstance(value, (dict, list)):
+                problems.append(f"UNUSABLE_VALUE:{key}")
+                continue
+            else:
+                value = str(value)
+            kwargs[key] = value
+        if not kwargs.get("source", "").strip() or not kwargs.get("source_id", "").strip():
+            raise ValueError("source and source_id are required")
+        return cls(**kwargs), problems
 
 
 def parse_date(text: str) -> dt.date:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,7 +45,10 @@ def validate(record: ResidentRecord, *, strict: bool) -> list[str]:
         if strict:
             raise DomainError(
                 f"sex '{record.sex}' is not a GB/T 2261.1 code (0 unknown, 1 male, 2 female, "
-                "9 unspecified)", field="sex", code="INVALID_SEX")
+                "9 unspecified)",
+                field="sex",
+                code="INVALID_SEX",
+            )
         flags.append("UNKNOWN_SEX_CODE")
         record.sex = None
     if record.id_number:
@@ -53,12 +57,66 @@ def validate(record: ResidentRecord, *, strict: bool) -> list[str]:
             if strict:
                 raise InvalidIdNumber(
                     f"ID number is not valid per GB 11643 ({number.problem}); check the digits "
-                    "and the final check character, then resubmit.", field="idNumber")
+                    "and the final check character, then resubmit.",
+                    field="idNumber",
+                )
             flags.append(f"INVALID_ID_NUMBER:{number.problem}")
         else:
-            for fld in idnumber.contradictions(number, birth_date=record.birth_date, sex=record.sex):
-                flags.append("ID_CONTRADICTS_BIRTH_DATE" if fld == "birthDate" else "ID_CONTRADICTS_SEX")
+            for fld in idnumber.contradictions(
+                number, birth_date=record.birth_date, sex=record.sex
+            ):
+                flags.append(
+                    "ID_CONTRADICTS_BIRTH_DATE" if fld == "birthDate" else "ID_CONTRADICTS_SEX"
+                )
     return flags
+
+
+@dataclass(slots=True)
+class Refreshed:
+    """A resident's golden record as computed from its source records."""
+
+    values: dict[str, Any]  # Resident column -> value
+    identifiers: set[tuple[str, str]]  # (system, value), valid values only
+    categories: set[str]
+
+
+IDENTIFIER_FIELDS = (
+    ("insurance_card", IdentifierSystem.INSURANCE_CARD),
+    ("health_record_no", IdentifierSystem.HEALTH_RECORD_NO),
+    ("birth_certificate_no", IdentifierSystem.BIRTH_CERTIFICATE_NO),
+)
+
+
+def refreshed(
+    records: Sequence[golden.SourceLike],
+    priority: Sequence[str],
+    address_region: str | None = None,
+    insurance_type: str | None = None,
+) -> Refreshed:
+    """Pure: the golden values (by source priority, then recency), identifiers and
+    categories of one resident. Shared by `refresh` and bulk linking."""
+    g = golden.build(records, priority)
+    v = g.values
+    values: dict[str, Any] = {
+        "name": v["name"], "sex": v["sex"], "birth_date": v["birth_date"],
+        "id_number": v["id_number"], "insurance_card": v["insurance_card"],
+        "health_record_no": v["health_record_no"],
+        "birth_certificate_no": v["birth_certificate_no"], "address_text": v["address_text"],
+        "address_region": v["address_region"] or address_region,
+        "insurance_type": v["insurance_type"] or insurance_type,
+        "mother_id_number": v["mother_id_number"], "phones": g.phones, "guardian": g.guardian,
+        "id_number_flags": g.id_number_flags, "provenance": g.provenance,
+        "updated_at": dt.datetime.now(dt.UTC),
+    }  # fmt: skip
+    identifiers: set[tuple[str, str]] = set()
+    for rec in records:
+        p = rec.payload
+        if p.get("id_number") and (n := idnumber.parse(p["id_number"])).valid:
+            identifiers.add((IdentifierSystem.ID_CARD, n.value))
+        for key, system in IDENTIFIER_FIELDS:
+            if p.get(key):
+                identifiers.add((system, str(p[key]).strip()))
+    return Refreshed(values, identifiers, g.categories)
 
 
 class RegistryService:
@@ -91,14 +149,21 @@ class RegistryService:
             if decision.outcome is LinkOutcome.LINKED and decision.resident_id is not None:
                 resident = await session.get(Resident, decision.resident_id)
             if resident is None:
-                outcome = LinkOutcome.REVIEW if decision.outcome is LinkOutcome.REVIEW else LinkOutcome.NEW
+                outcome = (
+                    LinkOutcome.REVIEW
+                    if decision.outcome is LinkOutcome.REVIEW
+                    else LinkOutcome.NEW
+                )
                 resident = Resident()
                 session.add(resident)
                 await session.flush()
             best = decision.candidates[0] if decision.candidates else None
             src = SourceRecord(
-                source=record.source, source_id=record.source_id, resident_id=resident.id,
-                payload=record.payload(), flags=flags,
+                source=record.source,
+                source_id=record.source_id,
+                resident_id=resident.id,
+                payload=record.payload(),
+                flags=flags,
                 link_grade=best.grade if best and outcome is LinkOutcome.LINKED else None,
                 link_score=best.score if best and outcome is LinkOutcome.LINKED else None,
             )
@@ -106,9 +171,15 @@ class RegistryService:
             await session.flush()
         await self.linker.index(session, src)
         await self.refresh(session, resident)
-        emit(session, f"resident.{'created' if outcome is not LinkOutcome.LINKED else 'updated'}",
-             "Resident", resident.id, source=record.source, outcome=outcome.value,
-             organization_ids=[resident.organization_id] if resident.organization_id else [])
+        emit(
+            session,
+            f"resident.{'created' if outcome is not LinkOutcome.LINKED else 'updated'}",
+            "Resident",
+            resident.id,
+            source=record.source,
+            outcome=outcome.value,
+            organization_ids=[resident.organization_id] if resident.organization_id else [],
+        )
         await access.audit(session, principal, "WRITE", "submitResidentRecord", [resident.id])
         return SubmitResult(resident, src, outcome, decision, flags)
 
@@ -125,38 +196,11 @@ class RegistryService:
     async def refresh(self, session: AsyncSession, resident: Resident) -> None:
         """Recompute the golden record, identifiers and stored categories from the sources."""
         records = await repository.source_records(session, [resident.id])
-        g = golden.build(records, self.priority)
-        v = g.values
-        resident.name = v["name"]
-        resident.sex = v["sex"]
-        resident.birth_date = v["birth_date"]
-        resident.id_number = v["id_number"]
-        resident.insurance_card = v["insurance_card"]
-        resident.health_record_no = v["health_record_no"]
-        resident.birth_certificate_no = v["birth_certificate_no"]
-        resident.address_text = v["address_text"]
-        resident.address_region = v["address_region"] or resident.address_region
-        resident.insurance_type = v["insurance_type"] or resident.insurance_type
-        resident.mother_id_number = v["mother_id_number"]
-        resident.phones = g.phones
-        resident.guardian = g.guardian
-        resident.id_number_flags = g.id_number_flags
-        resident.provenance = g.provenance
-        resident.updated_at = dt.datetime.now(dt.UTC)
-        identifiers: list[tuple[str, str]] = []
-        for rec in records:
-            p = rec.payload
-            if p.get("id_number") and (n := idnumber.parse(p["id_number"])).valid:
-                identifiers.append((IdentifierSystem.ID_CARD, n.value))
-            for key, system in (
-                ("insurance_card", IdentifierSystem.INSURANCE_CARD),
-                ("health_record_no", IdentifierSystem.HEALTH_RECORD_NO),
-                ("birth_certificate_no", IdentifierSystem.BIRTH_CERTIFICATE_NO),
-            ):
-                if p.get(key):
-                    identifiers.append((system, str(p[key]).strip()))
-        await repository.replace_identifiers(session, resident.id, identifiers)
-        await repository.replace_categories(session, resident.id, g.categories)
+        r = refreshed(records, self.priority, resident.address_region, resident.insurance_type)
+        for column, value in r.values.items():
+            setattr(resident, column, value)
+        await repository.replace_identifiers(session, resident.id, sorted(r.identifiers))
+        await repository.replace_categories(session, resident.id, r.categories)
 
     # ---- reads -------------------------------------------------------------------------
 
@@ -175,7 +219,8 @@ class RegistryService:
             number = idnumber.parse(value)
             if not number.valid:
                 raise InvalidIdNumber(
-                    f"'{value}' is not a valid ID number ({number.problem}).", field="value")
+                    f"'{value}' is not a valid ID number ({number.problem}).", field="value"
+                )
             value = number.value
         for rid in await repository.by_identifier(session, system, value.strip()):
             resident = await repository.get(session, rid)
@@ -187,8 +232,13 @@ class RegistryService:
         return None
 
     async def list(
-        self, session: AsyncSession, principal: Principal, flt: repository.ResidentFilter,
-        *, after: int | None, limit: int,
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        flt: repository.ResidentFilter,
+        *,
+        after: int | None,
+        limit: int,
     ) -> tuple[list[Resident], int, bool]:
         principal.require(Scope.RESIDENTS_READ)
         stmt = repository.filtered(principal, flt, dt.date.today())

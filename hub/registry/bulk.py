@@ -1,0 +1,382 @@
+"""Bulk linking (`hub link`): many records per transaction through the online matcher.
+
+The decision is `MatcherLinker.rank_and_decide`, the one the API uses; only the SQL is
+grouped. Per batch: one query finds which stored residents share a blocking key with any
+record of the batch, one fetches all their records; records of the batch see each other
+through an in-process overlay (a record linked a moment ago is a candidate for the next
+one, exactly as if it had been committed). Writes are a handful of multi-row statements.
+The caller owns the transaction (one per batch) and commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import bindparam, delete, false, func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.access import service as access
+from hub.access.principal import Principal, Scope
+from hub.events.models import Event
+from hub.registry import matching, mpi_index
+from hub.registry.linking import LinkOutcome
+from hub.registry.matching import Features
+from hub.registry.models import (
+    BlockingKey,
+    DuplicateReview,
+    Resident,
+    ResidentCategory,
+    ResidentIdentifier,
+    SourceRecord,
+)
+from hub.registry.mpi import MatcherLinker, review_candidates
+from hub.registry.records import ResidentRecord
+from hub.registry.service import RegistryService, refreshed, validate
+
+R = Resident.__table__
+S = SourceRecord.__table__
+
+
+@dataclass(slots=True)
+class Linked:
+    source: str
+    source_id: str
+    resident_id: int
+    outcome: LinkOutcome
+
+
+@dataclass(slots=True)
+class _Src:
+    """A source record as `golden.build` reads it."""
+
+    id: int
+    source: str
+    payload: dict[str, Any]
+    received_at: dt.datetime
+
+
+@dataclass(slots=True)
+class _Item:
+    record: ResidentRecord
+    flags: list[str]
+    features: Features
+    target: int = 0  # resident: a stored id (> 0) or a new one of this batch (< 0)
+    outcome: LinkOutcome = LinkOutcome.NEW
+    decision: matching.Decision | None = None
+    source_record_id: int | None = None  # stored already (an update)
+    first: _Item | None = None  # an earlier record of this batch with the same source id
+
+
+@dataclass
+class BulkLinker:
+    """Links batches of records; keeps counts across batches for the report."""
+
+    registry: RegistryService
+    principal: Principal
+    operation: str = "linkResidentRecords"
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.registry.linker, MatcherLinker):
+            raise TypeError("bulk linking needs the matcher (MatcherLinker)")
+        self.matcher: MatcherLinker = self.registry.linker
+
+    async def link_batch(
+        self, session: AsyncSession, batch: Sequence[tuple[ResidentRecord, list[str]]]
+    ) -> list[Linked]:
+        """Store and link `batch` ((record, problems found reading it)), in order."""
+        self.principal.require(Scope.RESIDENTS_WRITE)
+        items = []
+        for record, problems in batch:
+            flags = problems + validate(record, strict=False)
+            items.append(_Item(record, flags, self.matcher.features(record)))
+        if not items:
+            return []
+        await self._updates(session, items)
+        await self._decide(session, items)
+        ids = await self._write(session, items)
+        return [
+            Linked(i.record.source, i.record.source_id, ids[i.target], i.outcome) for i in items
+        ]
+
+    # ---- deciding ----------------------------------------------------------------------
+
+    async def _updates(self, session: AsyncSession, items: list[_Item]) -> None:
+        """Records already stored (or earlier in the batch) are updates, not new links."""
+        wanted: dict[str, set[str]] = defaultdict(set)
+        for it in items:
+            wanted[it.record.source].add(it.record.source_id)
+        stored: dict[tuple[str, str], tuple[int, int]] = {}
+        for source, ids in wanted.items():
+            id_list = list(ids)
+            for i in range(0, len(id_list), mpi_index.CHUNK):
+                rows = await session.execute(
+                    select(S.c.id, S.c.source_id, S.c.resident_id).where(
+                        S.c.source == source, S.c.source_id.in_(id_list[i : i + mpi_index.CHUNK])
+                    )
+                )
+                stored.update(((source, sid), (rid, res)) for rid, sid, res in rows)
+        seen: dict[tuple[str, str], _Item] = {}
+        for it in items:
+            key = (it.record.source, it.record.source_id)
+            if key in stored:
+                it.source_record_id, it.target = stored[key]
+                it.outcome = LinkOutcome.LINKED
+            elif key in seen:
+                it.first = seen[key]
+                it.outcome = LinkOutcome.LINKED
+            else:
+                seen[key] = it
+
+    async def _decide(self, session: AsyncSession, items: list[_Item]) -> None:
+        new = [it for it in items if it.source_record_id is None and it.first is None]
+        keyed = {id(it): mpi_index.keys_of(it.features) for it in new}
+        hits: dict[str, set[int]] = defaultdict(set)
+        for key, rid in await mpi_index.key_hits(session, (k for ks in keyed.values() for k in ks)):
+            hits[key].add(rid)
+        stored: dict[int, list[Features]] = defaultdict(list)
+        for rid, _, f in await mpi_index.records_of(session, {r for s in hits.values() for r in s}):
+            stored[rid].append(f)
+        separated = await mpi_index.separations(session, (it.features.record_key for it in new))
+        names = self.matcher.names
+        await names.prefetch(session, (it.features.name for it in new))
+        # The overlay: this batch's records, visible to the records after them.
+        overlay_keys: dict[str, set[int]] = defaultdict(set)
+        overlay: dict[int, list[Features]] = defaultdict(list)
+        next_new = -1
+        for it in items:
+            if it.first is not None:
+                it.target = it.first.target
+                continue
+            if it.source_record_id is not None:
+                continue
+            f = it.features
+            ks = keyed[id(it)]
+            residents = {r for k in ks for r in hits.get(k, ())}
+            residents.update(r for k in ks for r in overlay_keys.get(k, ()))
+            residents = {r for r in residents if r < 0 or r in stored}  # active ones only
+            if separated:
+                residents = {r for r in residents if (f.record_key, r) not in separated}
+            candidates = [(r, g) for r in residents for g in (*stored.get(r, ()), *overlay[r])]
+            d = self.matcher.rank_and_decide(f, candidates, names.cached_frequency(f.name))
+            it.decision = d
+            if d.outcome is matching.Outcome.LINKED and d.resident_id is not None:
+                it.target, it.outcome = int(d.resident_id), LinkOutcome.LINKED
+            else:
+                it.target, next_new = next_new, next_new - 1
+                it.outcome = LinkOutcome(d.outcome.value)
+                names.note_new(f.name)
+            for k in ks:
+                overlay_keys[k].add(it.target)
+            overlay[it.target].append(f)
+        self.outcomes.update(it.outcome.value for it in items)
+
+    # ---- writing -----------------------------------------------------------------------
+
+    async def _write(self, session: AsyncSession, items: list[_Item]) -> dict[int, int]:
+        now = dt.datetime.now(dt.UTC)
+        handles = sorted({it.target for it in items if it.target < 0}, reverse=True)
+        ids = {it.target: it.target for it in items if it.target > 0}
+        ids.update(zip(handles, await allocate_ids(session, R, len(handles)), strict=True))
+        await self._write_updates(session, items, now)
+        fresh = [it for it in items if it.source_record_id is None and it.first is None]
+        for it, sid in zip(fresh, await allocate_ids(session, S, len(fresh)), strict=True):
+            it.source_record_id = sid
+        latest: dict[int, _Item] = {}  # source record -> the last record of the batch for it
+        for it in items:
+            if it.first is not None:
+                it.source_record_id = it.first.source_record_id
+            if it.source_record_id is not None:
+                latest[it.source_record_id] = it
+        # New residents hold only records of this batch: their golden record is computed
+        # here and inserted whole; residents already stored are re-read and updated.
+        new_records: dict[int, list[_Src]] = defaultdict(list)
+        for it in fresh:
+            if it.target < 0:
+                last = latest[it.source_record_id or 0]
+                new_records[ids[it.target]].append(
+                    _Src(it.source_record_id or 0, it.record.source, last.record.payload(), now)
+                )
+        await self._store_golden(session, new_records, {}, insert_new=True)
+        if fresh:
+            await session.execute(
+                insert(S), [self._source_row(it, latest, ids, now) for it in fresh]
+            )
+        keys = {(k, it.source_record_id) for it in fresh
+                for k in mpi_index.keys_of(latest[it.source_record_id or 0].features)}  # fmt: skip
+        if keys:
+            await session.execute(insert(BlockingKey.__table__),
+                                  [{"key": k, "source_record_id": s} for k, s in keys])  # fmt: skip
+        reviews = [self._review(it, ids, now) for it in fresh if it.outcome is LinkOutcome.REVIEW]
+        if reviews := [r for r in reviews if r is not None]:
+            await session.execute(insert(DuplicateReview.__table__), reviews)
+        stored = {ids[it.target] for it in items if it.target > 0}
+        await self._refresh(session, stored)
+        orgs = await self._organizations(session, stored)
+        await _emit_all(session, [
+            (f"resident.{'updated' if it.outcome is LinkOutcome.LINKED else 'created'}",
+             ids[it.target], orgs.get(ids[it.target], []),
+             {"source": it.record.source, "outcome": it.outcome.value})
+            for it in items])  # fmt: skip
+        await access.audit(session, self.principal, "WRITE", self.operation, set(ids.values()))
+        return ids
+
+    def _source_row(
+        self, it: _Item, latest: dict[int, _Item], ids: dict[int, int], now: dt.datetime
+    ) -> dict[str, Any]:
+        last = latest[it.source_record_id or 0]  # a batch duplicate's payload wins
+        d = it.decision
+        best = d.candidates[0] if d is not None and d.candidates else None
+        linked = best is not None and it.outcome is LinkOutcome.LINKED
+        return {
+            "id": it.source_record_id, "source": it.record.source, "source_id": it.record.source_id,
+            "resident_id": ids[it.target], "payload": last.record.payload(),
+            "features": last.features.to_dict(), "flags": last.flags,
+            "link_grade": best.grade.value if linked and best else None,
+            "link_score": round(best.score, 6) if linked and best else None,
+            "received_at": now, "updated_at": now,
+        }  # fmt: skip
+
+    def _review(self, it: _Item, ids: dict[int, int], now: dt.datetime) -> dict[str, Any] | None:
+        assert it.decision is not None
+        rid = ids[it.target]
+        found = []
+        for c in review_candidates(it.decision):
+            c["resident_id"] = ids.get(c["resident_id"], c["resident_id"])
+            if c["resident_id"] != rid:
+                found.append(c)
+        if not found:
+            return None
+        return {"status": "OPEN", "resident_id": rid, "source_record_id": it.source_record_id,
+                "candidates": found, "top_score": found[0]["score"], "created_at": now}  # fmt: skip
+
+    async def _write_updates(
+        self, session: AsyncSession, items: list[_Item], now: dt.datetime
+    ) -> None:
+        """Records already stored: new payload and features, re-keyed."""
+        ups = {it.source_record_id: it for it in items
+               if it.source_record_id is not None and it.first is None}  # fmt: skip
+        if not ups:
+            return
+        ids = list(ups)
+        await session.execute(
+            delete(BlockingKey.__table__).where(
+                mpi_index.one_of(session, BlockingKey.__table__.c.source_record_id, ids)
+            )
+        )
+        stmt = update(S).where(S.c.id == bindparam("b_id")).values(
+            payload=bindparam("b_payload"), features=bindparam("b_features"),
+            flags=bindparam("b_flags"), updated_at=bindparam("b_updated"))  # fmt: skip
+        await session.execute(stmt, [
+            {"b_id": sid, "b_payload": it.record.payload(), "b_features": it.features.to_dict(),
+             "b_flags": it.flags, "b_updated": now} for sid, it in ups.items()])  # fmt: skip
+        keys = {(k, sid) for sid, it in ups.items() for k in mpi_index.keys_of(it.features)}
+        if keys:
+            await session.execute(insert(BlockingKey.__table__),
+                                  [{"key": k, "source_record_id": s} for k, s in keys])  # fmt: skip
+
+    async def _refresh(self, session: AsyncSession, resident_ids: set[int]) -> None:
+        """Golden record, identifiers and categories of stored residents that got records."""
+        if not resident_ids:
+            return
+        ids = sorted(resident_ids)
+        records: dict[int, list[_Src]] = defaultdict(list)
+        rows = await session.execute(
+            select(S.c.resident_id, S.c.id, S.c.source, S.c.payload, S.c.received_at)
+            .where(mpi_index.one_of(session, S.c.resident_id, ids)).order_by(S.c.id))  # fmt: skip
+        for rid, sid, source, payload, received in rows:
+            records[rid].append(_Src(sid, source, payload, _aware(received)))
+        rows = await session.execute(select(R.c.id, R.c.address_region, R.c.insurance_type)
+                                     .where(mpi_index.one_of(session, R.c.id, ids)))  # fmt: skip
+        current = {rid: (region, ins) for rid, region, ins in rows}
+        await session.execute(delete(ResidentIdentifier.__table__).where(
+            mpi_index.one_of(session, ResidentIdentifier.__table__.c.resident_id, ids)))  # fmt: skip
+        await session.execute(delete(ResidentCategory.__table__).where(
+            mpi_index.one_of(session, ResidentCategory.__table__.c.resident_id, ids)))  # fmt: skip
+        await self._store_golden(session, records, current, insert_new=False)
+
+    async def _store_golden(
+        self,
+        session: AsyncSession,
+        records: dict[int, list[_Src]],
+        current: dict[int, tuple[str | None, str | None]],
+        *,
+        insert_new: bool,
+    ) -> None:
+        """Compute each resident's golden record (`service.refreshed`, as the API does) and
+        write it with its identifiers and categories: INSERT new residents, else UPDATE."""
+        if not records:
+            return
+        rows: list[dict[str, Any]] = []
+        identifiers: list[dict[str, Any]] = []
+        categories: list[dict[str, Any]] = []
+        priority = self.registry.priority
+        for rid, recs in records.items():
+            region, insurance = current.get(rid, (None, None))
+            r = refreshed(recs, priority, region, insurance)
+            rows.append({"id": rid, **r.values})
+            identifiers += [{"resident_id": rid, "system": s, "value": v}
+                            for s, v in sorted(r.identifiers)]  # fmt: skip
+            categories += [{"resident_id": rid, "category": c} for c in sorted(r.categories)]
+        if insert_new:
+            now = rows[0]["updated_at"]
+            await session.execute(insert(R), [{**row, "status": "ACTIVE", "created_at": now}
+                                              for row in rows])  # fmt: skip
+        else:
+            columns = [k for k in rows[0] if k != "id"]
+            stmt = update(R).where(R.c.id == bindparam("b_id")).values(
+                {c: bindparam(f"b_{c}") for c in columns})  # fmt: skip
+            await session.execute(stmt, [{f"b_{k}": v for k, v in row.items()} for row in rows])
+        if identifiers:
+            await session.execute(insert(ResidentIdentifier.__table__), identifiers)
+        if categories:
+            await session.execute(insert(ResidentCategory.__table__), categories)
+
+    async def _organizations(self, session: AsyncSession, ids: set[int]) -> dict[int, list[str]]:
+        if not ids:
+            return {}
+        rows = await session.execute(select(R.c.id, R.c.organization_id).where(
+            mpi_index.one_of(session, R.c.id, sorted(ids)), R.c.organization_id.is_not(None)))  # fmt: skip
+        return {rid: [org] for rid, org in rows}
+
+
+async def allocate_ids(session: AsyncSession, table: Any, n: int) -> list[int]:
+    """n new primary keys for `table`, taken before inserting so that the rows of a batch
+    go in as one multi-row INSERT (RETURNING would cost a statement per row on SQLite)."""
+    conn = await session.connection()
+    if conn.dialect.name == "postgresql":
+        rows = await session.execute(
+            text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+            {"t": table.name, "n": n})  # fmt: skip
+        return [int(i) for (i,) in rows]
+    # SQLite: a (no-op) write first takes the database's write lock, so no other writer
+    # can insert between reading max(id) and our INSERT.
+    await session.execute(update(table).where(false()).values(id=table.c.id))
+    top = await session.scalar(select(func.max(table.c.id)))
+    start = int(top or 0) + 1
+    return list(range(start, start + n))
+
+
+async def _emit_all(
+    session: AsyncSession, events: list[tuple[str, int, list[str], dict[str, Any]]]
+) -> None:
+    """`hub.events.service.emit` for many events: one multi-row INSERT (the outbox)."""
+    if not events:
+        return
+    await session.execute(insert(Event.__table__), [
+        {"type": t, "aggregate_type": "Resident", "aggregate_id": str(rid),
+         "organization_ids": orgs, "data": data} for t, rid, orgs, data in events])  # fmt: skip
+    try:  # wake the feed's readers on commit, as emit() does (they poll anyway)
+        from hub.events import signals
+
+        signals.mark(session)
+    except ImportError:
+        pass
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
