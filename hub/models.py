@@ -11,6 +11,7 @@ from hub.contracts.models import (
 from hub.db import Base
 from hub.directory.models import Organization, Practitioner, Team, TeamMember
 from hub.events.models import Event
+from hub.records.models import Encounter, Observation
 from hub.registry.models import (
     BlockingKey,
     Household,
@@ -20,8 +21,18 @@ from hub.registry.models import (
     SourceRecord,
 )
 
+# The adapters' shared tables (inbound log, checkpoints, switches) live with their runtime;
+# importing them here only registers them with the metadata alembic compares.
+from adapters.runtime.models import (  # noqa: E402
+    AdapterSwitch,
+    Checkpoint,
+    InboundMessage,
+    OutboundMessage,
+)
+
 __all__ = [
     "AuditEvent", "Base", "BlockingKey", "Client", "Contract", "ContractPackage", "ContractPeriod",
     "ContractSequence", "ServiceDelivery", "Event", "Household", "Organization",
     "Practitioner", "Resident", "ResidentCategory", "ResidentIdentifier", "SourceRecord", "Team", "TeamMember",
+    "Encounter", "Observation", "AdapterSwitch", "Checkpoint", "InboundMessage", "OutboundMessage",
 ]

@@ -1,0 +1,29 @@
+"""The HIS adapter's settings (HUB_HIS_...). Host, port, default encoding and the enabled
+default live in hub.settings; these tune the runtime and name the hospitals' endpoints."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class HisSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HUB_HIS_", env_file=".env", extra="ignore")
+
+    park_seconds: float = 300.0  # how long an update waits for its create (A08 before A04)
+    max_batch: int = 200  # messages committed together at most
+    linger_ms: float = 0.0  # wait this long to gather a batch (0: take what is queued)
+    max_attempts: int = 8  # then the message is a dead letter
+    backoff_base: float = 1.0  # seconds before the first retry; doubles, with jitter
+    backoff_cap: float = 300.0
+    # Hospitals reached over MLLP for referrals: organization id -> "host:port".
+    hospitals: dict[str, str] = {}
+    send_timeout: float = 10.0  # one REF^I12 exchange, connect to answer
+    frame_timeout: float = 10.0  # a frame must arrive whole within this
+    idle_timeout: float = 300.0  # an idle connection is closed after this
+
+
+@lru_cache
+def get_his_settings() -> HisSettings:
+    return HisSettings()
