@@ -12,7 +12,7 @@ import structlog
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
@@ -55,7 +55,11 @@ def build_hub(settings: Settings | None = None, *, database_url: str | None = No
     settings = settings or get_settings()
     db = Database(database_url or settings.database_url)
     registry = RegistryService(make_linker(settings), settings.source_priority)
-    return Hub(settings=settings, db=db, registry=registry)
+    hub = Hub(settings=settings, db=db, registry=registry)
+    from hub.events.runtime import install as install_events
+
+    install_events(hub)  # the outbox feed (subscriptions) and the webhook dispatcher
+    return hub
 
 
 class Authenticate:
@@ -125,15 +129,23 @@ class HubGraphQL(GraphQL[Any, None]):
     async def get_context(self, request: Any, response: Any) -> Any:
         from schema.context import Context
 
+        if request.scope["type"] == "websocket":
+            from schema.events.socket import socket_context
+
+            return socket_context(self.hub, request, response)
         return Context(hub=self.hub, principal=request.scope["principal"],
                        session=request.scope["state"]["session"], request=request,
                        response=response)
 
+    async def on_ws_connect(self, context: Any) -> Any:
+        from schema.events.socket import on_connect
+
+        await on_connect(context)  # bearer token in connection_init, unless sent as a header
+        return await super().on_ws_connect(context)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await super().__call__(scope, receive, send)
-            return
-        async with self.hub.db.sessions() as session:  # one read session per request
+        # one read session per request (per connection for a WebSocket)
+        async with self.hub.db.sessions() as session:
             scope.setdefault("state", {})["session"] = session
             await super().__call__(scope, receive, send)
 
@@ -165,6 +177,7 @@ def create_app(hub: Hub | None = None) -> Starlette:
 
     app = Starlette(routes=[Route("/health", health), Route("/graphql", graphql,
                                                             methods=["GET", "POST"]),
+                            WebSocketRoute("/graphql", graphql),  # subscriptions
                             *fhir_routes],
                     lifespan=lifespan)
     app.state.hub = hub

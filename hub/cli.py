@@ -12,6 +12,9 @@ app = typer.Typer(help="Family doctor contract services hub (家庭医生签约�
                   no_args_is_help=True, add_completion=False)
 client_app = typer.Typer(help="API clients and their tokens.", no_args_is_help=True)
 app.add_typer(client_app, name="client")
+webhooks_app = typer.Typer(help="Webhooks: failed deliveries and their replay.",
+                           no_args_is_help=True)
+app.add_typer(webhooks_app, name="webhooks")
 linkage_app = typer.Typer(help="Record linkage (MPI): the matching model.", no_args_is_help=True)
 app.add_typer(linkage_app, name="linkage")
 contracts_app = typer.Typer(help="Contracts (签约): the expiry roll.", no_args_is_help=True)
@@ -198,6 +201,49 @@ def linkage_train(
     typer.echo(f"model {model['version']} from {model['trained']['records']:,} records")
     typer.echo(f"wrote {path}\nserve it with: HUB_LINKAGE_MODEL={path}")
 
+
+@webhooks_app.command("replay")
+def webhooks_replay(
+    delivery: Annotated[list[int] | None, typer.Option(
+        "--delivery", help="A delivery id; repeat for several. Default: every FAILED one.")] = None,
+    webhook: Annotated[int | None, typer.Option(help="Only this webhook's failed deliveries.")] = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Send failed webhook deliveries again now (each gets a fresh set of retries)."""
+    from hub.access.principal import system
+    from hub.db import Database
+    from hub.events import webhooks
+    from hub.events.dispatch import WebhookDispatcher
+    from hub.events.settings import EventSettings
+
+    async def run() -> list[str]:
+        db = Database(_url(database))
+        dispatcher = WebhookDispatcher(db, EventSettings())
+        try:
+            async with db.transaction() as session:
+                ids = delivery or await webhooks.failed_ids(session, webhook)
+                for i in ids:
+                    await webhooks.replay(session, system("cli"), i)
+            await dispatcher.start_client()
+            await dispatcher.deliver_due(only=list(ids))
+            async with db.reader() as session:
+                rows = [await session.get(webhooks.WebhookDelivery, i) for i in ids]
+            # PENDING: this attempt failed and will be retried, or a running server took it
+            return [f"delivery {r.id} (event {r.event_id}): {r.status}"
+                    + (f" ({r.last_error})" if r.last_error else "")
+                    for r in rows if r is not None]
+        finally:
+            await dispatcher.stop()
+            await db.dispose()
+
+    from hub.errors import DomainError
+
+    try:
+        lines = asyncio.run(run())
+    except DomainError as e:
+        typer.echo(f"error [{e.code}]: {e.message}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo("\n".join(lines) if lines else "no failed deliveries")
 
 def main() -> None:
     app()

@@ -10,8 +10,15 @@ from hub.contracts.models import (
 )
 from hub.db import Base
 from hub.directory.models import Organization, Practitioner, Team, TeamMember
-from hub.events.models import Event
+from hub.events.models import Event, Webhook, WebhookDelivery
 from hub.records.models import Encounter, Observation
+from hub.referrals.models import (
+    Booking,
+    Capacity,
+    Referral,
+    ReferralPrescription,
+    ReferralTransition,
+)
 from hub.registry.models import (
     BlockingKey,
     Household,
@@ -35,4 +42,6 @@ __all__ = [
     "ContractSequence", "ServiceDelivery", "Event", "Household", "Organization",
     "Practitioner", "Resident", "ResidentCategory", "ResidentIdentifier", "SourceRecord", "Team", "TeamMember",
     "Encounter", "Observation", "AdapterSwitch", "Checkpoint", "InboundMessage", "OutboundMessage",
+    "Booking", "Capacity", "Referral", "ReferralPrescription", "ReferralTransition", "Webhook",
+    "WebhookDelivery",
 ]

@@ -24,6 +24,10 @@ from schema.contracts.types import load_contract
 from schema.directory.mutations import DirectoryMutation
 from schema.directory.queries import DirectoryQuery
 from schema.directory.types import load_organization, load_practitioner, load_team
+from schema.events.subscriptions import EventSubscription
+from schema.events.webhooks import WebhookMutation, WebhookQuery
+from schema.referrals.mutations import ReferralMutation
+from schema.referrals.queries import ReferralQuery, find_referral
 from schema.registry.mutations import RegistryMutation
 from schema.registry.queries import RegistryQuery
 from schema.registry.types import load_resident
@@ -48,11 +52,14 @@ class NodeQuery:
                    "Practitioner": load_practitioner, "Contract": load_contract}
         if type_name in loaders:
             return await loaders[type_name](info, raw)
+        if type_name == "Referral" and raw.isdigit():
+            return await find_referral(info, int(raw))
         return None
 
 
-Query = merge_types("Query", (NodeQuery, RegistryQuery, DirectoryQuery, ContractsQuery))
-Mutation = merge_types("Mutation", (RegistryMutation, DirectoryMutation, ContractsMutation))
+Query = merge_types("Query", (NodeQuery, RegistryQuery, DirectoryQuery, ContractsQuery, ReferralQuery, WebhookQuery))
+Mutation = merge_types("Mutation", (RegistryMutation, DirectoryMutation, ContractsMutation, ReferralMutation, WebhookMutation))
+Subscription = EventSubscription
 
 
 def _mask(error: Any) -> bool:
@@ -84,6 +91,7 @@ def build_schema(*, max_depth: int = 12, max_tokens: int = 4000) -> strawberry.S
     return HubSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[],
         extensions=[
             QueryDepthLimiter(max_depth=max_depth),

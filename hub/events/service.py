@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.events import signals
 from hub.events.models import Event
 
 
@@ -26,4 +27,5 @@ def emit(
         data=data,
     )
     session.add(event)
+    signals.mark(session)  # readers are woken when this transaction commits
     return event

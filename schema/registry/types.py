@@ -17,6 +17,7 @@ from mappings.masking import mask_id, mask_phone
 from mappings.patient import patient
 from schema.context import Context
 from schema.directory.types import Organization, Team, load_organization, load_team
+from schema.referrals.resident import resident_referrals
 from schema.relay import Node, to_global_id
 from schema.scalars import IdentifierSystem, InsuranceType, PopulationCategory
 
@@ -229,6 +230,11 @@ class Resident(Node):
         from schema.contracts.types import resident_signed
 
         return await resident_signed(info, self.row.id)
+
+    referrals = strawberry.field(
+        resolver=resident_referrals,
+        description="Referrals of this resident the client may see.",
+    )
 
     @strawberry.field(description="FHIR R4B Patient.")
     async def fhir(self, info: Info[Context, Any]) -> JSON:

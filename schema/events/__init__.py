@@ -1,0 +1,1 @@
+"""GraphQL for the change feed: subscriptions and webhooks."""

@@ -1,0 +1,1 @@
+"""GraphQL for referrals and hospital capacity."""
