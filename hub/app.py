@@ -156,6 +156,9 @@ def create_app(hub: Hub | None = None) -> Starlette:
     from hub.contracts.jobs import install as install_contract_jobs
 
     install_contract_jobs(hub)  # the daily contract expiry roll (期满处理)
+    from adapters.his.adapter import install as install_his
+
+    install_his(hub)  # the HIS adapter's MLLP listener, when HUB_HIS_ENABLED
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -173,12 +176,13 @@ def create_app(hub: Hub | None = None) -> Starlette:
         return PlainTextResponse("ok")
 
     graphql = HubGraphQL(hub)
+    from adapters.runtime.metrics import route as metrics_route
     from hub.fhir_api import routes as fhir_routes
 
     app = Starlette(routes=[Route("/health", health), Route("/graphql", graphql,
                                                             methods=["GET", "POST"]),
                             WebSocketRoute("/graphql", graphql),  # subscriptions
-                            *fhir_routes],
+                            *fhir_routes, metrics_route(hub)],
                     lifespan=lifespan)
     app.state.hub = hub
     return Authenticate(app, hub)  # type: ignore[return-value]

@@ -19,6 +19,10 @@ linkage_app = typer.Typer(help="Record linkage (MPI): the matching model.", no_a
 app.add_typer(linkage_app, name="linkage")
 contracts_app = typer.Typer(help="Contracts (签约): the expiry roll.", no_args_is_help=True)
 app.add_typer(contracts_app, name="contracts")
+from adapters.cli import adapters_app, simulate_app  # noqa: E402  (typer only at import)
+
+app.add_typer(adapters_app, name="adapters")
+app.add_typer(simulate_app, name="simulate")
 
 DatabaseOpt = Annotated[str | None, typer.Option("--database", help="Database URL (default HUB_DATABASE_URL).")]
 

@@ -16,6 +16,8 @@ from strawberry.tools import merge_types
 from strawberry.types import Info
 
 from hub.errors import DomainError
+from schema.adapters.mutations import AdapterMutation
+from schema.adapters.queries import AdapterQuery
 from schema.audit import AuditReads
 from schema.context import Context
 from schema.contracts.mutations import ContractsMutation
@@ -57,8 +59,10 @@ class NodeQuery:
         return None
 
 
-Query = merge_types("Query", (NodeQuery, RegistryQuery, DirectoryQuery, ContractsQuery, ReferralQuery, WebhookQuery))
-Mutation = merge_types("Mutation", (RegistryMutation, DirectoryMutation, ContractsMutation, ReferralMutation, WebhookMutation))
+Query = merge_types("Query", (NodeQuery, RegistryQuery, DirectoryQuery, ContractsQuery,
+                              ReferralQuery, WebhookQuery, AdapterQuery))
+Mutation = merge_types("Mutation", (RegistryMutation, DirectoryMutation, ContractsMutation,
+                                    ReferralMutation, WebhookMutation, AdapterMutation))
 Subscription = EventSubscription
 
 

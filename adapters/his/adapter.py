@@ -159,6 +159,14 @@ class HisService:
             logger.info("his.stopped_listening", reason=reason)
 
 
+def install(hub: Hub) -> None:
+    """Start the HIS adapter with the app (`hub serve`) when HUB_HIS_ENABLED."""
+    if not hub.settings.his_enabled or on_start in hub.extras.get("on_start", []):
+        return
+    hub.extras.setdefault("on_start", []).append(on_start)
+    hub.extras.setdefault("on_stop", []).append(on_stop)
+
+
 async def on_start(hub: Hub) -> None:
     service = HisService(hub)
     hub.extras["his"] = service
