@@ -38,13 +38,16 @@ from hub.logs import get_logger
 log = get_logger("hub.events.dispatch")
 
 
+_RNG = random.Random()
+
+
 def backoff(attempt: int, settings: EventSettings, rng: random.Random | None = None) -> float:
     """Delay before retry number ``attempt`` (1-based): base·2^(n-1), capped, then "equal
     jitter" (half fixed, half random) so failing receivers are not hit in lockstep."""
-    ceiling = min(
-        settings.webhook_backoff_cap, settings.webhook_backoff_base * 2 ** max(attempt - 1, 0)
-    )
-    return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
+    growth = float(2 ** max(attempt - 1, 0))
+    ceiling = min(settings.webhook_backoff_cap, settings.webhook_backoff_base * growth)
+    jitter: float = (rng or _RNG).uniform(0, ceiling / 2)
+    return ceiling / 2 + jitter
 
 
 @dataclass(frozen=True, slots=True)

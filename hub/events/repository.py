@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal_column, or_, select, tuple_
+from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.events.models import DeliveryStatus, Event, Webhook, WebhookDelivery
@@ -90,7 +90,7 @@ def _after(position: Position) -> ColumnElement[bool]:
 
 async def head(session: AsyncSession) -> Position:
     """The newest settled position: a reader starting now takes what comes after it."""
-    stmt: Select[Any] = select(Event.tx, Event.id).order_by(Event.tx.desc(), Event.id.desc())
+    stmt = select(Event.tx, Event.id).order_by(Event.tx.desc(), Event.id.desc())
     if (cond := _settled(session)) is not None:
         stmt = stmt.where(cond)
     row = (await session.execute(stmt.limit(1))).first()

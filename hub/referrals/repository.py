@@ -41,7 +41,7 @@ def visible(principal: Principal) -> ColumnElement[bool] | None:
     return or_(Referral.hospital_id.in_(orgs), Referral.team_organization_id.in_(orgs))
 
 
-def filtered(principal: Principal, flt: ReferralFilter) -> Select[tuple[Referral]]:
+def filtered(principal: Principal, flt: ReferralFilter) -> Select[Any]:
     stmt = select(Referral)
     if (cond := visible(principal)) is not None:
         stmt = stmt.where(cond)
@@ -64,7 +64,7 @@ def filtered(principal: Principal, flt: ReferralFilter) -> Select[tuple[Referral
 
 
 async def page(
-    session: AsyncSession, stmt: Select[tuple[Referral]], *, after: int | None, limit: int
+    session: AsyncSession, stmt: Select[Any], *, after: int | None, limit: int
 ) -> tuple[list[Referral], int, bool]:
     """Keyset page by id: (rows, total count, has next page)."""
     total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))

@@ -298,10 +298,10 @@ async def _move(
     referral_id: int,
     action: Action,
     *,
-    note: str | None = None,
     prepare: Any = None,
     **values: Any,
-) -> Referral:
+) -> tuple[Referral, str]:
+    """Move the referral one step; returns it and the status it left."""
     principal.require(Scope.REFERRALS_WRITE)
     ref = await repository.get_visible(session, principal, referral_id)
     if ref is None:
@@ -316,19 +316,21 @@ async def _move(
         raise Forbidden(f"Only {who} can {s.verb} this referral.", field="id")
     if prepare is not None:
         await prepare(ref)
-    if not await repository.move(session, ref.id, s.from_statuses, s.to_status, **values):
+    previous = str(ref.status)
+    # only from the status just checked: if it changed meanwhile, this step is refused
+    if not await repository.move(session, ref.id, frozenset({previous}), s.to_status, **values):
         raise InvalidTransition(
             "The referral was changed by someone else meanwhile; read it again and retry.",
             field="id",
         )
     moved = await repository.get_visible(session, principal, referral_id)
     assert moved is not None
-    return moved
+    return moved, previous
 
 
 async def receive(session: AsyncSession, principal: Principal, referral_id: int) -> Referral:
-    ref = await _move(session, principal, referral_id, Action.RECEIVE)
-    _record(session, principal, ref, ReferralStatus.REQUESTED)
+    ref, previous = await _move(session, principal, referral_id, Action.RECEIVE)
+    _record(session, principal, ref, previous)
     return ref
 
 
@@ -355,7 +357,7 @@ async def accept(
                 code="BOOKING_NOT_APPLICABLE",
             )
 
-    ref = await _move(session, principal, referral_id, Action.ACCEPT, prepare=prepare)
+    ref, previous = await _move(session, principal, referral_id, Action.ACCEPT, prepare=prepare)
     extra: dict[str, Any] = {}
     if booking is not None:
         signed = await signing.is_signed(session, ref.resident_id)
@@ -366,7 +368,7 @@ async def accept(
             "date": made.date.isoformat(),
             "department": made.department,
         }
-    _record(session, principal, ref, ReferralStatus.RECEIVED, **extra)
+    _record(session, principal, ref, previous, **extra)
     return ref
 
 
@@ -377,23 +379,21 @@ async def reject(
         raise DomainError(
             "Say why the referral is rejected.", field="reason", code="REASON_REQUIRED"
         )
-    ref = await _move(session, principal, referral_id, Action.REJECT)
-    _record(session, principal, ref, ReferralStatus.RECEIVED, note=reason.strip())
+    ref, previous = await _move(session, principal, referral_id, Action.REJECT)
+    _record(session, principal, ref, previous, note=reason.strip())
     return ref
 
 
 async def arrive(session: AsyncSession, principal: Principal, referral_id: int) -> Referral:
-    ref = await _move(session, principal, referral_id, Action.ARRIVE)
-    _record(session, principal, ref, ReferralStatus.ACCEPTED)
+    ref, previous = await _move(session, principal, referral_id, Action.ARRIVE)
+    _record(session, principal, ref, previous)
     return ref
 
 
 async def cancel(
     session: AsyncSession, principal: Principal, referral_id: int, reason: str | None
 ) -> Referral:
-    before = await repository.get_visible(session, principal, referral_id)
-    previous = before.status if before else None
-    ref = await _move(session, principal, referral_id, Action.CANCEL)
+    ref, previous = await _move(session, principal, referral_id, Action.CANCEL)
     released = await capacity.release(session, ref.id)
     _record(
         session,
@@ -440,9 +440,11 @@ async def complete(
         if up is not None and up.direction == "UP"
         else {"completion_note": text}
     )
-    ref = await _move(session, principal, referral_id, Action.COMPLETE, prepare=prepare, **values)
+    ref, previous = await _move(
+        session, principal, referral_id, Action.COMPLETE, prepare=prepare, **values
+    )
     _add_prescriptions(session, ref.id, items)
-    _record(session, principal, ref, ReferralStatus.ARRIVED)
+    _record(session, principal, ref, previous)
     down = None
     if ref.direction == "UP":
         down = Referral(
