@@ -457,6 +457,11 @@ def strip_admin_prefix(text: str) -> str:
 def normalize_address(raw: str | None) -> Address | None:
     if not raw:
         return None
+    return _normalize_address(raw)
+
+
+@lru_cache(maxsize=65536)  # a household's members share an address, often written alike
+def _normalize_address(raw: str) -> Address | None:
     text = to_simplified(unicodedata.normalize("NFKC", raw))
     text = re.sub(r"[\s,，。、:：;；\"'“”]", "", text)
     text = text.replace("中国", "", 1) if text.startswith("中国") else text
