@@ -91,7 +91,7 @@ class HisAdapter:
             return Message(
                 body.control_id,
                 "ADT^A40",
-                body.source_id,
+                body.prior_source_id,  # the second registration: usually the late one
                 None,
                 body.event_time,
                 body,

@@ -35,6 +35,7 @@ from adapters.runtime.types import (
 from hub.logs import get_logger
 
 logger = get_logger("adapters.runtime")
+BROKEN_FRAME = "BROKEN_FRAME"  # bytes the transport could not frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,7 @@ async def ingest(
     found = await log.originals(
         session, adapter.name, [m.control_id for m in messages if m.control_id], hashes
     )
+    found = [r for r in found if r.error_code != BROKEN_FRAME]
     by_hash = {r.payload_hash: r for r in found}
     by_cid = {r.control_id: r for r in found if r.status != Status.REJECTED and r.control_id}
     # A duplicate: the same bytes, or the same control id as a message that was taken. A
@@ -72,6 +74,8 @@ async def ingest(
     seen_hash: dict[str, int] = {}
     seen_cid: dict[str, int] = {}
     for i, (m, h) in enumerate(zip(messages, hashes, strict=True)):
+        if items[i].broken:
+            continue  # a cut frame is kept for the record, never matched either way
         cid = m.control_id if m.problem is None else None
         original = by_hash.get(h) or (by_cid.get(cid) if cid else None)
         if original is None:
@@ -218,7 +222,7 @@ def _read(adapter: Adapter, item: Item) -> Message:
     if item.broken is None:
         return message
     return Message(
-        message.control_id, message.message_type, problem=Problem("BROKEN_FRAME", item.broken, "AR")
+        message.control_id, message.message_type, problem=Problem(BROKEN_FRAME, item.broken, "AR")
     )
 
 
@@ -264,7 +268,9 @@ def _columns(o: Outcome, *, attempts: int, now: dt.datetime, backoff: Backoff) -
             error_text=o.problem.text[:500],
         )
     else:  # Park / Retry: try again later, until the attempts run out
-        dead = isinstance(o, Dead) or tried >= backoff.max_attempts
+        # A parked message waits as long as the adapter says (it answers Dead when the
+        # wait is over); only failures use up attempts.
+        dead = isinstance(o, Dead) or (isinstance(o, Retry) and tried >= backoff.max_attempts)
         status = Status.DEAD if dead else (Status.PARKED if isinstance(o, Park) else Status.RETRY)
         wait = None if dead else now + dt.timedelta(seconds=backoff.delay(tried))
         cols.update(
