@@ -1,4 +1,5 @@
-"""Registry queries: resident, residentByIdentifier, residents."""
+"""Registry queries: resident, residentByIdentifier, residents, and the linkage ones
+(schema.registry.linkage)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from strawberry.types import Info
 
 from hub.registry.repository import ResidentFilter as Filter
 from schema.context import Context
+from schema.registry.linkage import LinkageQuery
 from schema.registry.types import Resident
 from schema.relay import Connection, connection, decode_cursor, int_id
 from schema.scalars import IdentifierSystem, InsuranceType, PopulationCategory
@@ -47,7 +49,7 @@ def to_filter(f: ResidentFilter | None) -> Filter:
 
 
 @strawberry.type
-class RegistryQuery:
+class RegistryQuery(LinkageQuery):
     @strawberry.field(description="A resident by id; a merged-away id still resolves (see mergedInto).")
     async def resident(self, info: Info[Context, Any], id: strawberry.ID) -> Resident | None:
         ctx = info.context

@@ -220,7 +220,7 @@ class Resident(Node):
     @strawberry.field(description="签约协议 of this resident, newest first (needs contracts:read).")
     async def contracts(
         self, info: Info[Context, Any]
-    ) -> list[Annotated["Contract", strawberry.lazy("schema.contracts.types")]]:
+    ) -> list[Annotated[Contract, strawberry.lazy("schema.contracts.types")]]:
         from schema.contracts.types import resident_contracts
 
         return await resident_contracts(info, self.row.id)
