@@ -1,0 +1,92 @@
+"""`hub link FILE --out clusters.csv`: into a given database (both engines) and into a
+fresh one; bad lines reported by number and skipped; one person per cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from hub.cli import app
+from hub.db import Database
+from hub.registry.idnumber import make
+from hub.registry.models import Resident, SourceRecord
+
+BORN = dt.date(1975, 8, 19)
+ID = make("330784", BORN, 31)
+
+
+def _lines() -> list[str]:
+    person = {"name": "胡建华", "sex": "1", "birth_date": BORN.isoformat()}
+    rows = [
+        {"source": "his", "source_id": "C-1", **person, "id_number": ID, "phone": "13512340000"},
+        "this is not json",
+        {"source": "vendor", "source_id": "C-2", **person, "id_number": f" {ID[:6]} {ID[6:]}"},
+        ["a", "list"],
+        {"source": "vendor", "name": "no source id"},
+        {"source": "maternal", "source_id": "C-3", "name": "胡建華", "sex": "1",
+         "birth_date": "1975/08/19", "phone": "135-1234-0000", "unknown_field": 1},
+        {"source": "his", "source_id": "C-4", "name": "林小红", "sex": "2",
+         "birth_date": "1988-02-30", "phone": "13900001111"},
+        {"source": "his", "source_id": "C-1", **person, "id_number": ID, "phone": "13512349999"},
+    ]  # fmt: skip
+    return [r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in rows]
+
+
+def _run(args: list[str]) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["link", *args, "--quiet"])
+    return result.exit_code, result.output
+
+
+def _clusters(path: Path) -> dict[tuple[str, str], int]:
+    with path.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and set(rows[0]) == {"source", "source_id", "person_id"}
+    return {(r["source"], r["source_id"]): int(r["person_id"]) for r in rows}
+
+
+def test_link_into_a_given_database(db_url: str, tmp_path: Path) -> None:
+    file = tmp_path / "in.jsonl"
+    file.write_text("\n".join(_lines()) + "\n", encoding="utf-8")
+    out = tmp_path / "clusters.csv"
+    code, output = _run([str(file), "--out", str(out), "--database", db_url, "--batch", "3"])
+    assert code == 0, output
+    for n in (2, 4, 5):
+        assert f"line {n}: skipped" in output
+    found = _clusters(out)
+    assert found[("his", "C-1")] == found[("vendor", "C-2")] == found[("maternal", "C-3")]
+    assert found[("his", "C-4")] != found[("his", "C-1")]
+
+    async def check() -> None:
+        db = Database(db_url)
+        try:
+            async with db.reader() as s:
+                person = await s.get(Resident, found[("his", "C-1")])
+                assert person is not None and person.id_number == ID
+                assert "13512349999" in person.phones  # the later line updated C-1
+                rec = await s.scalar(select(SourceRecord).where(SourceRecord.source_id == "C-4"))
+                assert rec is not None and "UNUSABLE_BIRTH_DATE" in rec.flags
+        finally:
+            await db.dispose()
+
+    asyncio.run(check())
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_link_into_a_fresh_database(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    file = tmp_path / "in.jsonl"
+    file.write_text("\n".join(_lines()) + "\n", encoding="utf-8")
+    for _ in range(2):  # the second run copies the migrated template
+        code, output = _run([str(file), "--out", "c.csv"])
+        assert code == 0, output
+        assert len(set(_clusters(tmp_path / "c.csv").values())) == 2
+    assert len(list((tmp_path / "var" / "link").glob("in-*.db"))) == 2
