@@ -147,7 +147,7 @@ def link(
     database: Annotated[str | None, typer.Option(
         "--database", help="Link into this database (default: a new SQLite file in var/link/).")
     ] = None,
-    batch: Annotated[int, typer.Option(help="Records per transaction.")] = 1000,
+    batch: Annotated[int, typer.Option(help="Records per transaction.")] = 4000,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Link every record of FILE through the matcher (the same one the API uses) and write

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     policy_dir: Path | None = None
     # Source priority for the golden record, highest first
     source_priority: list[str] = ["vendor", "his", "maternal", "immunization", "demo"]
+    # Record linkage: the model file the matcher serves (None = hub/registry/linkage-model.json);
+    # `hub linkage train` writes new versioned ones.
+    linkage_model: Path | None = None
 
 
 @lru_cache

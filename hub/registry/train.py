@@ -153,6 +153,7 @@ def train(
     max_pairs: float = 2e6,
     seed: int = 42,
     m_floor: float = 0.002,
+    version: str | None = None,
 ) -> dict[str, Any]:
     """Estimate m/u from raw records (the linkage input format) and write a model file.
 
@@ -217,7 +218,7 @@ def train(
         u_total = sum(u for _, u in estimated.values())
         for label, (m, u) in estimated.items():
             target[label] = {"m": round(m / m_total, 8), "u": float(f"{u / u_total:.6g}")}
-    model["version"] = f"{dt.date.today():%Y-%m-%d}.splink"
+    model["version"] = version or f"{dt.date.today():%Y-%m-%d}.splink"
     model["trained"] = {
         "by": "splink",
         "splink_version": _splink_version(),
