@@ -1,0 +1,1 @@
+"""The matcher (pure, no database): see hub.registry.matching for the overview."""
