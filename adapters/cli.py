@@ -204,6 +204,12 @@ def run_adapter(
             await hub.db.dispose()
 
     try:
+        import uvloop  # as `hub serve` (uvicorn --loop uvloop): sockets cost less
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    except ImportError:
+        pass
+    try:
         asyncio.run(main())
     except KeyboardInterrupt:
         pass

@@ -38,9 +38,19 @@ def send_only(args: argparse.Namespace) -> None:
 
     messages = [m for m in plan(args.count * 2, seed=args.seed) if m.kind in KINDS[args.kinds]]
     messages = messages[: args.count]
+    _fast_loop()
     report = asyncio.run(send(messages, "127.0.0.1", args.port, faults=Faults(),
                               connections=args.connections, timeout=30.0))  # fmt: skip
     print(json.dumps(report.summary()))
+
+
+def _fast_loop() -> None:
+    """uvloop, as `hub serve` and `hub adapters run his` use."""
+    try:
+        import uvloop
+    except ImportError:
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 def fresh_database(engine: str, postgres: str | None) -> str:
@@ -135,6 +145,7 @@ def main() -> None:
     configure("WARNING", False)
     url = fresh_database(args.engine, args.postgres)
     upgrade(url)
+    _fast_loop()
     print(json.dumps(asyncio.run(run(args, url)), ensure_ascii=False, indent=2))
 
 

@@ -327,7 +327,7 @@ class HisAdapter:
                 Resident.id.in_(ids), Resident.merged_into_id.is_not(None)
             )
         )
-        return {rid: await self._resident(session, into) for rid, into in rows}
+        return {rid: await self._resident(session, into) for rid, into in rows if into is not None}
 
     async def _referral_reply(self, session: AsyncSession, reply: ReferralReply) -> Outcome:
         from adapters.his.push import apply_reply

@@ -8,6 +8,8 @@ be, else stored unmapped with its local code and reported back. Nothing is dropp
 
 from __future__ import annotations
 
+from typing import Any
+
 from adapters.his.translate import BP_PANEL, DIASTOLIC, SYSTOLIC, ObservationBatch
 from hub.records.service import Result
 from mappings.local_codes import CodeMap
@@ -46,7 +48,7 @@ def results_of(batch: ObservationBatch, codes: CodeMap) -> tuple[list[Result], l
     for obs in batch.observations:
         if obs.kind in _TYPED:
             continue  # stored above in its typed form
-        common = {
+        common: dict[str, Any] = {
             "value_num": obs.numeric,
             "value_text": obs.value or None,
             "unit": obs.unit or None,

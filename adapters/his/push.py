@@ -39,7 +39,7 @@ _PRIORITY = {
 
 class ReferralPusher:
     name = "his"
-    event_types = ("referral.requested",)
+    event_types: tuple[str, ...] = ("referral.requested",)
 
     def __init__(self, settings: HisSettings, default_encoding: str = "utf-8") -> None:
         self.settings, self.encoding = settings, default_encoding
@@ -76,7 +76,7 @@ class ReferralPusher:
                 id_number=resident.id_number,
                 birth_date=resident.birth_date,
                 sex=resident.sex,
-                phone=(resident.phones or [None])[0],
+                phone=resident.phones[0] if resident.phones else None,
                 address=resident.address_text,
             ),
             referring=Facility(ref.team_organization_id, team_org.name if team_org else ""),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, func, insert, or_, select, update
+from sqlalchemy import Row, Table, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.runtime.models import (
@@ -61,7 +61,8 @@ async def originals(
         )
         .order_by(InboundMessage.id)
     )
-    return list(rows)
+    found: list[Row[Any]] = list(rows.all())  # type: ignore[arg-type]
+    return found
 
 
 async def insert_rows(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[int]:
@@ -70,7 +71,7 @@ async def insert_rows(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> 
     and asking SQLAlchemy to sort them makes it insert row by row."""
     if not rows:
         return []
-    table = InboundMessage.__table__
+    table = cast(Table, InboundMessage.__table__)
     result = await session.execute(
         insert(table).returning(table.c.id, table.c.payload_hash), list(rows)
     )
@@ -102,7 +103,7 @@ async def latest_versions(
         )
         .group_by(InboundMessage.version_key)
     )
-    return {k: t for k, t in rows if t is not None}
+    return {str(k): t for k, t in rows if t is not None}
 
 
 async def wake(

@@ -71,6 +71,7 @@ async def ingest(
     # A duplicate: the same bytes, or the same control id as a message that was taken. A
     # corrected resend of a rejected message (same id, other bytes) is a new message.
     first_of: dict[int, Any] = {}  # item index -> the original row, or the batch index
+    original: Any
     seen_hash: dict[str, int] = {}
     seen_cid: dict[str, int] = {}
     for i, (m, h) in enumerate(zip(messages, hashes, strict=True)):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.events.models import Event
@@ -15,7 +15,7 @@ from hub.records.models import Encounter, Observation
 async def add_encounters(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Ids in the order of `rows`, matched by (source, origin), which is unique: asking
     SQLAlchemy to keep the order would make SQLite insert row by row."""
-    table = Encounter.__table__
+    table = cast(Table, Encounter.__table__)
     result = await session.execute(
         insert(table).returning(table.c.id, table.c.source, table.c.origin), list(rows)
     )
@@ -31,7 +31,7 @@ async def add_events(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> N
 
 async def add_observations(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     if rows:  # Core, not ORM: the ORM splits rows by which values are None
-        await session.execute(insert(Observation.__table__), list(rows))
+        await session.execute(insert(cast(Table, Observation.__table__)), list(rows))
 
 
 async def observations(

@@ -104,7 +104,7 @@ async def record_visits(
     rows = []
     for v in visits:
         wanted = {FOLLOWS_UP[r.code] for r in v.results if r.code in FOLLOWS_UP}
-        conditions = sorted(wanted & categories[v.resident_id])
+        conditions = sorted(str(c) for c in wanted & categories[v.resident_id])
         kind = EncounterKind.FOLLOW_UP if conditions else EncounterKind.VISIT
         out.append(Recorded(0, kind, conditions, len(v.results)))
         rows.append(

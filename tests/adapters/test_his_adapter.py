@@ -11,8 +11,6 @@ from adapters.his.mllp import MllpClient
 from adapters.his.translate import parse_ack
 from tests.adapters.his_support import a40, adt, id_number, oru, running, scalar, settle
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
-
 
 async def send(port: int, *messages: bytes) -> list[Any]:
     async with MllpClient("127.0.0.1", port) as client:

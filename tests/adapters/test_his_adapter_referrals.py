@@ -6,14 +6,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from adapters.his.settings import HisSettings
 from adapters.his.simulator import HospitalServer, referral_rule
 from tests.adapters.his_support import adt, id_number, running, scalar
-
-pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 async def directory(hub: Any) -> None:

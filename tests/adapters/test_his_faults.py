@@ -29,7 +29,6 @@ from adapters.his.simulator import Faults, Outgoing, Report, plan, send
 from adapters.his.translate import parse_ack
 from tests.adapters.his_support import FAST, adt, id_number, running, scalar, settle
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
 ROOT = Path(__file__).resolve().parents[2]
 FAULTS = Faults(duplicate=0.05, out_of_order=0.05, malformed=0.03, slow=0.001, slow_delay=0.05)
 
@@ -155,8 +154,11 @@ async def _start(url: str, port: int) -> subprocess.Popen[bytes]:
     raise AssertionError("hub adapters run his did not start listening")
 
 
-async def test_hub_killed_mid_run_and_restarted_loses_nothing(sqlite_url: str) -> None:
+async def test_hub_killed_mid_run_and_restarted_loses_nothing(tmp_path: Path) -> None:
     from hub.app import build_hub
+    from tests.conftest import make_database
+
+    sqlite_url = await asyncio.to_thread(make_database, "sqlite", tmp_path)  # counts from 0
 
     port = _free_port()
     messages = plan(3000, seed=99, faults=Faults(duplicate=0.03, out_of_order=0.03))

@@ -34,7 +34,6 @@ from adapters.runtime.worker import Loop, Switch, dispatch_step, pull_step, retr
 from hub.access.principal import system
 from hub.db import Database
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
 FAST = Backoff(base=0.01, cap=0.05, max_attempts=3)
 OPERATOR = system("test")
 
