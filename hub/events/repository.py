@@ -140,7 +140,8 @@ async def due_ids(session: AsyncSession, now: dt.datetime, limit: int) -> list[i
         (
             await session.scalars(
                 select(WebhookDelivery.id)
-                .where(due(now))
+                .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+                .where(due(now), Webhook.active.is_(True))  # a deactivated hook waits
                 .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
                 .limit(limit)
             )

@@ -33,11 +33,21 @@ class SocketContext(Context):
     feed_position: Position | None = None
 
     async def release(self) -> None:
-        """End the read transaction between pushes (a held SQLite snapshot would go stale,
-        a held PostgreSQL transaction would sit idle) and forget cached loads."""
+        """After each push: audit the residents it showed, end the read transaction (a held
+        SQLite snapshot would go stale, a held PostgreSQL one would sit idle) and forget
+        cached loads."""
+        if self.audit_reads() and not self.hub.audit.running:
+            await self.hub.audit.flush()
         self.loaders.clear()
         async with self.lock:
             await self.session.close()
+
+    def audit_reads(self) -> bool:
+        """Hand the residents read so far to the audit writer; True if there were any."""
+        reads, self.reads = self.reads, {}
+        for operation, ids in reads.items():
+            self.hub.audit.add(self.principal, "READ", operation, ids)
+        return bool(reads)
 
 
 def socket_context(hub: Hub, websocket: Any, response: Any) -> SocketContext:

@@ -42,11 +42,15 @@ class EventSubscription:
         )
         socket = ctx if isinstance(ctx, SocketContext) else None
         since = socket.feed_position if socket else None
-        async for event in feed_of(ctx.hub).stream(since):
-            if event.aggregate_type != "Referral":
-                continue
-            if wanted is not None and not wanted & set(event.organization_ids):
-                continue
-            yield ReferralEvent.from_event(event)
+        try:
+            async for event in feed_of(ctx.hub).stream(since):
+                if event.aggregate_type != "Referral":
+                    continue
+                if wanted is not None and not wanted & set(event.organization_ids):
+                    continue
+                yield ReferralEvent.from_event(event)
+                if socket is not None:
+                    await socket.release()
+        finally:
             if socket is not None:
-                await socket.release()
+                socket.audit_reads()  # what the last push showed

@@ -30,7 +30,8 @@ def world(live: LiveServer, db_url: str) -> World:
 
 
 SUBSCRIBE = """subscription($org: ID) { referralEvents(organizationId: $org) {
-  eventId type status previousStatus referralId at referral { id status direction } } }"""
+  eventId type status previousStatus referralId at
+  referral { id status direction resident { residentId } } } }"""
 GUARD = 60  # seconds a receive may block before the test fails (a hang guard, not a check)
 
 
@@ -119,10 +120,45 @@ def test_a_subscriber_connected_before_the_referral_gets_every_transition(world:
         assert len({e["eventId"] for e in got}) == len(got)
         assert [e["at"] for e in got] == sorted(e["at"] for e in got)
 
+        # showing the resident in a push is a read of personal data: audited like any other
+        resident = got[0]["referral"]["resident"]["residentId"]
+        wait_for_audit(world, "hospital-JL-H2", str(resident))
+
         # the other hospital was told nothing of it: its first event is its own referral
         marker = world.refer(team, "sub-marker", to="JL-HX")["referral"]["id"]
         first = next(events(other))
         assert first["referralId"] == marker and first["type"] == "referral.requested"
+
+
+def wait_for_audit(world: World, client: str, resident_id: str) -> None:
+    """Audit rows are written by a background writer: wait for this one (with a guard)."""
+    import asyncio
+    import time
+
+    from sqlalchemy import select
+
+    from hub.access.models import AuditEvent
+    from hub.db import Database
+
+    async def operations() -> set[str]:
+        db = Database(world.db_url)
+        try:
+            async with db.reader() as s:
+                rows = await s.scalars(select(AuditEvent).where(AuditEvent.action == "READ"))
+                return {
+                    a.operation
+                    for a in rows
+                    if a.actor.startswith(client) and resident_id in a.resident_ids
+                }
+        finally:
+            await db.dispose()
+
+    deadline = time.monotonic() + GUARD
+    while time.monotonic() < deadline:
+        if "resident" in asyncio.run(operations()):
+            return
+        time.sleep(0.1)
+    raise AssertionError("the pushed resident was never audited")
 
 
 def test_a_bound_client_cannot_subscribe_to_another_organization(world: World) -> None:
