@@ -15,34 +15,47 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
-from hub.registry.idnumber import IdNumber, IdProblem, check_char, parse
+from hub.registry.idnumber import IdNumber, IdProblem, parse
+
+# ---------------------------------------------------------------------------
+# Fillers: what a clerk types when the value is unknown. Kept as received, but never
+# compared: two strangers both "不详" at "000000000000000000" share nothing.
+
+UNKNOWN_TEXT = frozenset({
+    "不详", "无", "未知", "暂无", "不明", "空", "无名氏", "未填", "待定", "待补", "测试", "其他",
+    "null", "none", "nan", "n/a", "na", "unknown", "test", "-", "--", "/", ".", "0",
+})  # fmt: skip
+# Numbers callers give when they have none (China Mobile's service line among them).
+_FILLER_NUMBERS = frozenset({"13800138000", "12345678901", "10086", "10010", "110", "120"})
+
+
+def is_filler_number(value: str, *, sequences: bool = True) -> bool:
+    """A run of one digit (0000000…), few distinct digits, or (`sequences`) a counting run
+    no ID number can contain (its date part breaks any run of seven)."""
+    digits = re.sub(r"\D", "", value)
+    if not digits or digits in _FILLER_NUMBERS:
+        return True
+    if len(set(digits)) <= 2 or re.search(r"(\d)\1{6,}", digits):
+        return True
+    runs = ("1234567", "2345678", "3456789", "9876543", "7654321")
+    return sequences and any(run in digits for run in runs)
+
 
 # ---------------------------------------------------------------------------
 # ID numbers
 
 
 def normalize_id(raw: str | None) -> IdNumber:
-    """Parse an ID number with `idnumber.parse`; an invalid one is kept but flagged.
-
-    `parse` also rejects numbers whose region code python-stdnum does not list for
-    the birth year (e.g. 440113 番禺区 for anyone born before 2000). Region codes are
-    those of the issuing office, so a person born in 1960 legitimately holds one
-    created later; we accept a number whose structure, check digit and birth date are
-    right even when the region lookup fails.
-    """
+    """Parse an ID number with `idnumber.parse` (structure, check character, birth date; no
+    region-code list: codes are those of the issuing office and change over time). An
+    invalid number is kept, flagged, and compared but never trusted; a filler (000000…,
+    123456…) or a number of the wrong length is not an ID number at all."""
     number = parse(raw)
-    if number.problem is IdProblem.BAD_FORMAT and _structurally_valid(number.value):
-        return IdNumber(number.raw, number.value, None)
+    if number.problem is not None and (
+        not 14 <= len(number.value) <= 19 or is_filler_number(number.value)
+    ):
+        return IdNumber(number.raw, "", IdProblem.EMPTY)
     return number
-
-
-def _structurally_valid(value: str) -> bool:
-    if not re.fullmatch(r"\d{6}(18|19|20)\d{9}[\dX]", value):
-        return False
-    if check_char(value[:17]) != value[17]:
-        return False
-    born = _safe_date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
-    return born is not None and born <= dt.date.today()
 
 
 def clean_identifier(raw: str | None) -> str | None:
@@ -50,7 +63,11 @@ def clean_identifier(raw: str | None) -> str | None:
     if raw is None:
         return None
     value = re.sub(r"[\s\-_.·/]", "", unicodedata.normalize("NFKC", raw)).upper()
-    return value or None
+    if len(value) < 4 or len(set(value)) <= 2 or re.search(r"(.)\1{6,}", value):
+        return None  # "0000", "AAAAAAAA": a filler
+    if any(run in value for run in ("1234567", "2345678", "3456789", "9876543", "7654321")):
+        return None
+    return value
 
 
 # ---------------------------------------------------------------------------
@@ -134,6 +151,10 @@ _PLACEHOLDER = re.compile(
 )
 
 
+_NAMELESS = frozenset({"男婴", "女婴", "婴儿", "新生儿", "宝宝", "男孩", "女孩", "之子", "之女",
+                       "婴", "男", "女", "患者", "病人"})  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class Name:
     """A person's name, normalised.
@@ -176,8 +197,11 @@ def _normalize_name(raw: str) -> Name:
     text = unicodedata.normalize("NFKC", raw)
     text = _NAME_REMARK.sub("", text)
     text = to_simplified(_NAME_DROP.sub("", text)).lower()
-    if not text:
+    if not text or text in UNKNOWN_TEXT:
         return EMPTY_NAME
+    if text in _NAMELESS:  # 男婴: a newborn with neither name nor parent named
+        sex = "1" if "男" in text else "2" if "女" in text else None
+        return Name("", "", "", "", placeholder_sex=sex)
     parent: str | None = None
     sex: str | None = None
     m = _PLACEHOLDER.match(text)
@@ -326,6 +350,8 @@ def normalize_phone(raw: str | None) -> Phone | None:
             digits = "0" + digits  # +86 20 3401 9378: the trunk 0 is dropped abroad
     elif len(digits) == 13 and digits.startswith("861"):
         digits = digits[2:]
+    if is_filler_number(digits, sequences=False):
+        return Phone(digits, PhoneKind.INVALID)
     if re.fullmatch(r"1[3-9]\d{9}", digits):
         return Phone(digits, PhoneKind.MOBILE)
     # Landline with an extension written as a dash suffix: 020-34019378-123.
@@ -470,7 +496,7 @@ def _normalize_address(raw: str) -> Address | None:
     text = re.sub(r"(\d+)(?:室|房)$", r"\1", text)
     text = re.sub(r"(\d+)单元", r"\1-", text)
     text = strip_admin_prefix(text)
-    if not text:
+    if len(text) < 2 or text.lower() in UNKNOWN_TEXT or text.startswith(("不详", "无固定", "未知")):
         return None
     town = _TOWNSHIP.match(text)
     township = town.group("town") if town else None
@@ -527,7 +553,7 @@ def parse_date(raw: str | dt.date | None) -> dt.date | None:
 class DateRelation(StrEnum):
     EXACT = "EXACT"
     SWAP = "SWAP"  # day and month exchanged (03-05 vs 05-03)
-    TYPO = "TYPO"  # one digit wrong, or two adjacent digits exchanged
+    TYPO = "TYPO"  # one digit wrong, two adjacent digits exchanged, or a day apart
     DIFFERENT = "DIFFERENT"
 
 
@@ -557,7 +583,8 @@ def date_relation(a: dt.date, b: dt.date) -> DateRelation:
         return DateRelation.EXACT
     if is_day_month_swap(a, b):
         return DateRelation.SWAP
-    if is_one_digit_typo(a, b):
+    if is_one_digit_typo(a, b) or abs((a - b).days) == 1:
+        # A day apart: midnight local time exported as UTC lands on the day before.
         return DateRelation.TYPO
     return DateRelation.DIFFERENT
 

@@ -22,6 +22,7 @@ from hub.registry.models import IdentifierSystem, Resident, SourceRecord
 from hub.registry.records import ResidentRecord
 
 SEXES = {"0", "1", "2", "9"}
+SEX_WORDS = {"男": "1", "M": "1", "MALE": "1", "女": "2", "F": "2", "FEMALE": "2", "未知": "0"}
 
 
 class InvalidIdNumber(DomainError):
@@ -41,6 +42,9 @@ def validate(record: ResidentRecord, *, strict: bool) -> list[str]:
     """Check a record. strict (a vendor who can correct it): bad input raises.
     Not strict (an adapter, which cannot): the record is kept and flagged."""
     flags: list[str] = []
+    if not strict and record.sex is not None and record.sex not in SEXES:
+        # Adapters pass on what their systems hold: 男/女, M/F are codes in other words.
+        record.sex = SEX_WORDS.get(record.sex.strip().upper(), record.sex)
     if record.sex is not None and record.sex not in SEXES:
         if strict:
             raise DomainError(

@@ -113,11 +113,17 @@ def _equal_level(x: str | None, y: str | None) -> str | None:
 
 
 def compare(
-    model: LinkageModel, a: Features, b: Features, name_frequency: float | None = None
+    model: LinkageModel,
+    a: Features,
+    b: Features,
+    name_frequency: float | None = None,
+    *,
+    common_phone: bool = False,
 ) -> Comparison:
     """Fellegi–Sunter comparison of two records: levels and match weight per field.
 
     name_frequency: how common `a.name` is in the registry, if known (see NameCounts).
+    common_phone: `a.phone` is shared by more residents than a household (Linker.rank).
     A guardian-phone agreement is kept under its own key, "guardian", so `combine`
     can treat it as family evidence.
     """
@@ -138,6 +144,8 @@ def compare(
     weights = {name: table[name][level] for name, level in levels.items() if level is not None}
     if phone == "GUARDIAN":
         weights["guardian"] = weights.pop("phone")
+    elif phone == "EXACT" and common_phone:
+        weights["phone"] = 0.0  # shared by too many residents to tell anyone apart
     if levels["name"] in ("EXACT", "PINYIN"):
         weights["name"] += model.name_tf_adjustment(a.name, name_frequency)
     return Comparison(levels, weights)

@@ -22,6 +22,9 @@ from hub.registry.normalize import (
     ymd,
 )
 
+# A valid ID number whose birth date is this far from the record's is someone else's
+# (a parent's, a guardian's, a sibling's); closer, it is the person's own, the date wrong.
+FOREIGN_ID_DAYS = 366
 _MOTHER = frozenset({"母亲", "母", "妈妈", "mother", "MTH", "MOTHER"})
 
 
@@ -29,11 +32,12 @@ _MOTHER = frozenset({"母亲", "母", "妈妈", "mother", "MTH", "MOTHER"})
 class Features:
     """What linkage needs of one source record, computed once (比对特征).
 
-    id_number is set only for a valid ID consistent with the record (birth date equal,
-    or off by a typo/swap). An invalid ID (typo) goes to id_invalid and is compared,
-    never trusted; a valid ID contradicting the record's birth date (the mother's
-    number on a baby's record) goes to id_foreign and is not compared at all. With a
-    trusted ID, birth date and sex are taken from it.
+    id_number is set only for a valid ID consistent with the record: its birth date
+    equal, off by a typo or swap, or less than a year away (a date entered a day off, or
+    shifted by a time-zone conversion). An invalid ID (typo) goes to id_invalid and is
+    compared, never trusted; a valid ID of someone at least a year older or younger (the
+    mother's number on a baby's record) goes to id_foreign and is not compared at all.
+    With a trusted ID, birth date and sex are taken from it.
     """
 
     record_key: str = ""
@@ -82,7 +86,10 @@ class Features:
             assert number.birth_date is not None
             if not clash or (
                 birth is not None
-                and date_relation(birth, number.birth_date) is not DateRelation.DIFFERENT
+                and (
+                    date_relation(birth, number.birth_date) is not DateRelation.DIFFERENT
+                    or abs((birth - number.birth_date).days) < FOREIGN_ID_DAYS
+                )
             ):
                 # The check character vouches for the number's digits, so its birth
                 # date and sex beat a mistyped date or sex field.

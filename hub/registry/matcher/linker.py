@@ -168,12 +168,20 @@ class Linker:
         name_frequency: share of other residents bearing `features.name`, if known.
         """
         by_resident: dict[ResidentId, list[Features]] = {}
+        sharing: set[ResidentId] = set()  # residents with this record's phone
+        phone = features.phone
         for resident_id, record in candidates:
             by_resident.setdefault(resident_id, []).append(record)
+            if phone and record.phone == phone:
+                sharing.add(resident_id)
+        # Every resident with the phone is a candidate (the phone is a blocking key), so
+        # this counts them: more than a household's worth and the phone proves nothing.
+        common_phone = len(sharing) > self.model.shared_phone_residents
         found = [
             c
             for resident_id, records in by_resident.items()
-            if (c := self._score(features, resident_id, records, name_frequency)) is not None
+            if (c := self._score(features, resident_id, records, name_frequency, common_phone))
+            is not None
         ]
         found.sort(key=lambda c: c.weight, reverse=True)
         return found[:count]
@@ -210,7 +218,12 @@ class Linker:
         return max(self.index.residents_named(name) - 1, 0) / total
 
     def _score(
-        self, f: Features, resident_id: ResidentId, records: list[Features], freq: float | None
+        self,
+        f: Features,
+        resident_id: ResidentId,
+        records: list[Features],
+        freq: float | None,
+        common_phone: bool = False,
     ) -> Candidate | None:
         """Compare with each of the resident's records. Vetoes hold if any record
         triggers them; evidence is the best level per field over the records, so a
@@ -222,7 +235,7 @@ class Linker:
         for record in records:
             if ids_conflict(f, record):
                 return None  # one resident never holds two people's numbers
-            c = compare(self.model, f, record, freq)
+            c = compare(self.model, f, record, freq, common_phone=common_phone)
             for name, w in c.weights.items():
                 if w > best.get(name, -math.inf):
                     best[name] = w

@@ -77,6 +77,8 @@ class LinkageModel:
     possible: float
     margin: float
     source: dict[str, Any] = field(default_factory=dict)
+    # A phone more residents than a household share is a clinic's or a filler: no evidence.
+    shared_phone_residents: int = 6
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> LinkageModel:
@@ -114,6 +116,7 @@ class LinkageModel:
             probable=t["probable"],
             possible=t["possible"],
             margin=t.get("margin", 8.0),
+            shared_phone_residents=int(t.get("shared_phone_residents", 6)),
             source=dict(data.get("trained", {})),
         )
 
