@@ -67,8 +67,21 @@ def febrl4_records() -> tuple[list[dict[str, Any]], dict[str, str]]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="FEBRL4 linkage accuracy")
     parser.add_argument("--model", help="model file (default: hub/registry/linkage-model.json)")
+    parser.add_argument("--write", metavar="STEM", help="also write STEM.jsonl and "
+                        "STEM-truth.csv, to run `hub link` on them end to end")  # fmt: skip
     args = parser.parse_args(argv)
     records, truth = febrl4_records()
+    if args.write:
+        import csv
+        import json
+
+        with open(f"{args.write}.jsonl", "w", encoding="utf-8") as fj, \
+                open(f"{args.write}-truth.csv", "w", newline="", encoding="utf-8") as ft:  # fmt: skip
+            w = csv.writer(ft)
+            w.writerow(["source", "source_id", "true_person"])
+            for r in records:
+                fj.write(json.dumps(r, ensure_ascii=False) + "\n")
+                w.writerow([r["source"], r["source_id"], truth[f"{r['source']}:{r['source_id']}"]])
     model = LinkageModel.load(args.model)
     report = evaluate(records, truth, model)
     print(f"FEBRL4 with model {model.version}")
