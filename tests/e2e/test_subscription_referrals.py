@@ -85,9 +85,10 @@ def events(ws: ClientConnection) -> Iterator[dict[str, Any]]:
 def test_a_subscriber_connected_before_the_referral_gets_every_transition(world: World) -> None:
     team, h2 = world.team_client("JL-CHC"), world.hospital("JL-H2")
     publish(h2, "JL-H2", DAY, "心内科", 10, 4)
+    world.hospital("JL-HX")  # registers the other hospital's client
     with (
         socket(world.live.url, world.tokens["hospital-JL-H2"]) as ws,
-        socket(world.live.url, world.hospital("JL-HX") and world.tokens["hospital-JL-HX"]) as other,
+        socket(world.live.url, world.tokens["hospital-JL-HX"]) as other,
     ):
         ack(ws)
         ack(other)
