@@ -216,7 +216,9 @@ def run_adapter(
 
 
 @simulate_app.command(
-    "his", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+    "his",
+    add_help_option=False,  # --help goes to the simulator's own options
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
 )
 def simulate_his(ctx: typer.Context) -> None:
     """The simulated hospital: `hub simulate his --count 1000 --faults duplicate=0.1 ...`

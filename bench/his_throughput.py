@@ -86,7 +86,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, object]:
     settings = HisSettings(max_batch=args.max_batch, linger_ms=args.linger_ms)
     service = HisService(hub, port=0, settings=settings)
     await service.start()
-    cmd = [sys.executable, __file__, "--send-only", "--port", str(service.port), "--count",
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--send-only", "--port", str(service.port), "--count",
            str(args.count), "--connections", str(args.connections), "--kinds", args.kinds,
            "--seed", str(args.seed)]  # fmt: skip
     started = time.process_time()

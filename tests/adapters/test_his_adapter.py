@@ -258,3 +258,48 @@ async def test_conflicting_values_from_two_systems_keep_provenance(hub: Any) -> 
         "市桥街道光明北路8号",
         "南村镇兴业大道9号",
     }
+
+
+async def test_a_follow_up_of_a_hypertension_patient_counts_on_the_contract(
+    hub: Any, monkeypatch: Any
+) -> None:
+    """Results of a resident in the hypertension category make the visit a follow-up
+    (随访), reported to the contracts service (record_delivery) for the active contract."""
+    import hub.contracts.delivery as delivery
+    from hub.access.principal import system
+    from hub.registry.records import ResidentRecord
+
+    calls: list[dict[str, Any]] = []
+
+    async def record_delivery(session: Any, principal: Any, **kw: Any) -> object:
+        calls.append(kw)
+        return object()
+
+    monkeypatch.setattr(delivery, "record_delivery", record_delivery)
+    number = id_number(131)
+    async with hub.db.transaction() as session:
+        await hub.registry.submit(
+            session,
+            system("vendor"),
+            ResidentRecord(
+                source="vendor",
+                source_id="V-1300",
+                name="王建国",
+                sex="1",
+                id_number=number,
+                categories=["HYPERTENSION"],
+            ),
+            strict=True,
+        )
+    async with running(hub) as his:
+        await send(his.port, adt("A04", "T13-1", "MR1300", number))
+        (ack,) = await send(his.port, oru("T13-2", "MR1300"))
+    assert ack.code == "AA"
+    rid = await scalar(hub, "select resident_id from source_record where source_id='MR1300'")
+    assert (
+        await scalar(hub, "select kind from encounter where resident_id=:r", r=rid) == "FOLLOW_UP"
+    )
+    assert [(c["resident_id"], c["category"], c["service"]) for c in calls] == [
+        (rid, "HYPERTENSION", "follow_up")
+    ]
+    assert calls[0]["source"] == "his" and calls[0]["performed_on"].isoformat() == "2026-01-07"
