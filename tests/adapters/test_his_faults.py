@@ -79,7 +79,12 @@ async def check_nothing_lost_nothing_twice(
     assert await scalar(hub, "select count(*) from encounter where source='his'") == len(results)
 
 
-@pytest.mark.parametrize("count", [10_000])
+SOAK = pytest.mark.skipif(not os.environ.get("HUB_SOAK"), reason="soak: set HUB_SOAK=1")
+
+
+@pytest.mark.parametrize(
+    "count", [10_000, pytest.param(100_000, marks=[pytest.mark.slow, SOAK], id="soak")]
+)
 async def test_ten_thousand_messages_with_every_fault(sqlite_url: str, count: int) -> None:
     from hub.app import build_hub
 
