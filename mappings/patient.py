@@ -11,9 +11,17 @@ from mappings.masking import mask_id, mask_phone
 
 
 def patient(
-    r: Any, *, categories: Iterable[str] = (), mask: bool = False, merged_into: int | None = None
+    r: Any,
+    *,
+    categories: Iterable[str] = (),
+    mask: bool = False,
+    merged_into: int | None = None,
+    replaces: Iterable[int] = (),
 ) -> dict[str, Any]:
-    """`r` is a hub Resident row (duck-typed so mappings import nothing from hub)."""
+    """`r` is a hub Resident row (duck-typed so mappings import nothing from hub).
+
+    Merges (主索引合并) are Patient.link: a merged-away resident is inactive and
+    `replaced-by` its survivor; the survivor `replaces` each resident merged into it."""
     ident = []
     for system, value in (
         ("ID_CARD", r.id_number), ("INSURANCE_CARD", r.insurance_card),
@@ -78,8 +86,11 @@ def patient(
         out["contact"] = [contact]
     if r.organization_id:
         out["managingOrganization"] = {"reference": f"Organization/{r.organization_id}"}
+    links = [{"other": {"reference": f"Patient/{i}"}, "type": "replaces"} for i in sorted(replaces)]
     if merged_into is not None:
-        out["link"] = [{"other": {"reference": f"Patient/{merged_into}"}, "type": "replaced-by"}]
+        links.insert(0, {"other": {"reference": f"Patient/{merged_into}"}, "type": "replaced-by"})
+    if links:
+        out["link"] = links
     return out
 
 

@@ -177,6 +177,21 @@ async def replace_categories(session: AsyncSession, resident_id: int, cats: set[
     session.add_all(ResidentCategory(resident_id=resident_id, category=c) for c in sorted(cats))
 
 
+async def merged_into(session: AsyncSession, resident_ids: Sequence[int]) -> dict[int, list[int]]:
+    """survivor id -> ids of the residents merged into it."""
+    out: dict[int, list[int]] = {}
+    if not resident_ids:
+        return out
+    rows = await session.execute(
+        select(Resident.merged_into_id, Resident.id)
+        .where(Resident.merged_into_id.in_(resident_ids))
+        .order_by(Resident.id)
+    )
+    for survivor, rid in rows:
+        out.setdefault(survivor, []).append(rid)
+    return out
+
+
 async def household_members(session: AsyncSession, household_id: int) -> list[Resident]:
     rows = await session.scalars(
         select(Resident)

@@ -87,6 +87,16 @@ async def _source_records(info: Info[Context, Any], resident_id: int) -> list[So
     return await info.context.loader("SourceRecords", batch).load(resident_id)
 
 
+async def _merged_into_this(info: Info[Context, Any], resident_id: int) -> list[int]:
+    """Residents merged into this one (FHIR Patient.link replaces)."""
+
+    async def batch(session: Any, keys: list[int]) -> list[list[int]]:
+        found = await repository.merged_into(session, keys)
+        return [found.get(k, []) for k in keys]
+
+    return await info.context.loader("MergedInto", batch).load(resident_id)
+
+
 async def _categories(info: Info[Context, Any], r: ResidentRow) -> list[str]:
     async def batch(session: Any, keys: list[int]) -> list[set[str]]:
         found = await repository.categories(session, keys)
@@ -239,7 +249,8 @@ class Resident(Node):
     @strawberry.field(description="FHIR R4B Patient.")
     async def fhir(self, info: Info[Context, Any]) -> JSON:
         return patient(self.row, categories=await _categories(info, self.row),
-                       mask=not info.context.sees_pii, merged_into=self.row.merged_into_id)
+                       mask=not info.context.sees_pii, merged_into=self.row.merged_into_id,
+                       replaces=await _merged_into_this(info, self.row.id))
 
 
 @strawberry.type(description="家庭/户: a household and its members.")

@@ -124,6 +124,9 @@ def test_merge_and_unmerge_round_trip(admin: Api, reader: Api) -> None:
     fhir = Patient.model_validate(old["fhir"])
     assert fhir.link[0].type == "replaced-by"
     assert fhir.link[0].other.reference == f"Patient/{survivor['residentId']}"
+    kept = Patient.model_validate(admin(RESIDENT, {"id": survivor["id"]})["resident"]["fhir"])
+    assert kept.link is not None and kept.link[0].type == "replaces"
+    assert kept.link[0].other.reference == f"Patient/{merged['residentId']}"
     again = admin(MERGE, {"s": survivor["id"], "m": merged["id"], "r": "twice"})["mergeResidents"]
     assert again["userErrors"][0]["code"] == "ALREADY_MERGED"
 
