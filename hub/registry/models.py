@@ -205,7 +205,7 @@ class LinkSeparation(Base):
     __tablename__ = "link_separation"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    record_key: Mapped[str] = mapped_column(String(150))  # "source|source_id" (Features.record_key)
+    record_key: Mapped[str] = mapped_column(String(150))  # "source:source_id" (Features.record_key)
     resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"))
     reason: Mapped[str | None] = mapped_column(String(500))
     created_by: Mapped[str | None] = mapped_column(String(100))
