@@ -14,7 +14,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, delete, func, not_, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    TextClause,
+    and_,
+    delete,
+    func,
+    not_,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.access import service as access
@@ -223,6 +235,13 @@ def _partial_unique(table: Table, col: Any) -> list[ColumnElement[bool] | None]:
     return found
 
 
+def _negated(where: Any) -> Any:
+    """NOT of an index's WHERE clause (a text() clause cannot be negated directly)."""
+    if isinstance(where, TextClause):
+        return text(f"NOT ({where.text})")
+    return not_(where)
+
+
 async def repoint(session: AsyncSession, survivor_id: int, merged_id: int) -> dict[str, list[Any]]:
     """Move other domains' rows from the merged resident to the survivor. A row the
     survivor may hold only once (one ACTIVE contract) stays where it is when the survivor
@@ -235,7 +254,7 @@ async def repoint(session: AsyncSession, survivor_id: int, merged_id: int) -> di
             if where is not None:
                 clash = clash.where(where)
             if await session.scalar(clash):
-                cond = and_(cond, not_(where)) if where is not None else and_(cond, False)
+                cond = and_(cond, _negated(where)) if where is not None else and_(cond, False)
         pk = list(table.primary_key.columns)
         if len(pk) == 1:
             ids = list(await session.scalars(select(pk[0]).where(cond)))

@@ -97,3 +97,42 @@ async def test_merge_rules(hub: Any) -> None:
     async with hub.db.transaction() as s:  # a record that never had a resident of its own
         new = await unmerge_record(s, ADMIN, source="his", source_id="R-1", reason="wrong")
         assert new.id not in (a, b)
+
+
+async def test_dependent_rows_follow_the_survivor(hub: Any) -> None:
+    from hub.contracts.models import Contract
+    from hub.directory.models import Organization, Team
+    from hub.records.models import Encounter
+
+    async with hub.db.transaction() as s:
+        s.add(Organization(id="DEP-ORG", name="市桥街社区卫生服务中心", kind="COMMUNITY_HEALTH_CENTER",
+                           region_code="440113", primary_care=True))  # fmt: skip
+        await s.flush()
+        s.add(Team(id="DEP-TEAM", name="第1团队", organization_id="DEP-ORG"))
+    a = await _submit(hub, "his", "DEP-1", name="黄小明", sex="1", birth_date=dt.date(1990, 1, 1))
+    b = await _submit(
+        hub, "vendor", "DEP-2", name="张大伟", sex="1", birth_date=dt.date(1991, 2, 2)
+    )
+    async with hub.db.transaction() as s:
+        team = await s.get(Team, "DEP-TEAM")
+        assert team is not None
+        day = dt.date(2026, 1, 1)
+        for n, rid in enumerate((a, b)):  # both have an ACTIVE contract: only one may move
+            s.add(Contract(number=f"DEP-C{n}", resident_id=rid, team_id=team.id,
+                           organization_id=team.organization_id, region_key="panyu",
+                           status="ACTIVE", signed_on=day, starts_on=day,
+                           ends_on=dt.date(2026, 12, 31)))  # fmt: skip
+        s.add(Encounter(resident_id=b, source="his", origin="DEP-E1"))
+    async with hub.db.transaction() as s:
+        await merge(s, ADMIN, survivor_id=a, merged_id=b, reason="same person")
+    async with hub.db.reader() as s:
+        enc = await s.scalar(select(Encounter).where(Encounter.origin == "DEP-E1"))
+        contracts = {c.number: c.resident_id for c in await s.scalars(
+            select(Contract).where(Contract.number.in_(["DEP-C0", "DEP-C1"])))}  # fmt: skip
+    assert enc is not None and enc.resident_id == a
+    assert contracts == {"DEP-C0": a, "DEP-C1": b}  # the second active contract stays
+    async with hub.db.transaction() as s:
+        back = await unmerge_record(s, ADMIN, source="vendor", source_id="DEP-2", reason="no")
+    async with hub.db.reader() as s:
+        enc = await s.scalar(select(Encounter).where(Encounter.origin == "DEP-E1"))
+    assert back.id == b and enc is not None and enc.resident_id == b  # moved back with it
