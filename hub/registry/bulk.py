@@ -14,9 +14,9 @@ import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, false, func, insert, select, text, update
+from sqlalchemy import Table, bindparam, delete, false, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.access import service as access
@@ -37,8 +37,13 @@ from hub.registry.mpi import MatcherLinker, review_candidates
 from hub.registry.records import ResidentRecord
 from hub.registry.service import RegistryService, refreshed, validate
 
-R = Resident.__table__
-S = SourceRecord.__table__
+R = cast(Table, Resident.__table__)
+S = cast(Table, SourceRecord.__table__)
+BK = cast(Table, BlockingKey.__table__)
+RI = cast(Table, ResidentIdentifier.__table__)
+RC = cast(Table, ResidentCategory.__table__)
+DR = cast(Table, DuplicateReview.__table__)
+EV = cast(Table, Event.__table__)
 
 
 @dataclass(slots=True)
@@ -129,8 +134,9 @@ class BulkLinker:
             wanted[it.p.source].add(it.p.source_id)
         stored: dict[tuple[str, str], tuple[int, int]] = {}
         for source, ids in wanted.items():
-            rows = await session.execute(select(S.c.id, S.c.source_id, S.c.resident_id).where(
-                S.c.source == source, mpi_index.one_of(session, S.c.source_id, sorted(ids))))  # fmt: skip
+            wanted_ids = mpi_index.one_of(session, S.c.source_id, sorted(ids))
+            rows = await session.execute(select(S.c.id, S.c.source_id, S.c.resident_id)
+                                         .where(S.c.source == source, wanted_ids))  # fmt: skip
             stored.update(((source, sid), (rid, res)) for rid, sid, res in rows)
         seen: dict[tuple[str, str], _Item] = {}
         for it in items:
@@ -216,11 +222,11 @@ class BulkLinker:
             await insert_rows(session, S, [self._source_row(it, latest, ids, now) for it in fresh])
         keys = {(k, it.source_record_id) for it in fresh
                 for k in latest[it.source_record_id or 0].p.keys}  # fmt: skip
-        await insert_rows(session, BlockingKey.__table__,
+        await insert_rows(session, BK,
                           [{"key": k, "source_record_id": s} for k, s in keys])  # fmt: skip
         reviews = [self._review(it, ids, now) for it in fresh if it.outcome is LinkOutcome.REVIEW]
         if reviews := [r for r in reviews if r is not None]:
-            await session.execute(insert(DuplicateReview.__table__), reviews)
+            await session.execute(insert(DR), reviews)
         stored = {ids[it.target] for it in items if it.target > 0}
         await self._refresh(session, stored)
         orgs = await self._organizations(session, stored)
@@ -271,9 +277,7 @@ class BulkLinker:
             return
         ids = list(ups)
         await session.execute(
-            delete(BlockingKey.__table__).where(
-                mpi_index.one_of(session, BlockingKey.__table__.c.source_record_id, ids)
-            )
+            delete(BK).where(mpi_index.one_of(session, BK.c.source_record_id, ids))
         )
         stmt = update(S).where(S.c.id == bindparam("b_id")).values(
             payload=bindparam("b_payload"), features=bindparam("b_features"),
@@ -283,7 +287,7 @@ class BulkLinker:
              "b_flags": it.p.flags, "b_updated": now} for sid, it in ups.items()])  # fmt: skip
         keys = {(k, sid) for sid, it in ups.items() for k in it.p.keys}
         if keys:
-            await session.execute(insert(BlockingKey.__table__),
+            await session.execute(insert(BK),
                                   [{"key": k, "source_record_id": s} for k, s in keys])  # fmt: skip
 
     async def _refresh(self, session: AsyncSession, resident_ids: set[int]) -> None:
@@ -297,13 +301,13 @@ class BulkLinker:
             .where(mpi_index.one_of(session, S.c.resident_id, ids)).order_by(S.c.id))  # fmt: skip
         for rid, sid, source, payload, received in rows:
             records[rid].append(_Src(sid, source, payload, _aware(received)))
-        rows = await session.execute(select(R.c.id, R.c.address_region, R.c.insurance_type)
-                                     .where(mpi_index.one_of(session, R.c.id, ids)))  # fmt: skip
-        current = {rid: (region, ins) for rid, region, ins in rows}
-        await session.execute(delete(ResidentIdentifier.__table__).where(
-            mpi_index.one_of(session, ResidentIdentifier.__table__.c.resident_id, ids)))  # fmt: skip
-        await session.execute(delete(ResidentCategory.__table__).where(
-            mpi_index.one_of(session, ResidentCategory.__table__.c.resident_id, ids)))  # fmt: skip
+        found = await session.execute(select(R.c.id, R.c.address_region, R.c.insurance_type)
+                                      .where(mpi_index.one_of(session, R.c.id, ids)))  # fmt: skip
+        current = {rid: (region, ins) for rid, region, ins in found}
+        await session.execute(delete(RI).where(
+            mpi_index.one_of(session, RI.c.resident_id, ids)))  # fmt: skip
+        await session.execute(delete(RC).where(
+            mpi_index.one_of(session, RC.c.resident_id, ids)))  # fmt: skip
         await self._store_golden(session, records, current, insert_new=False)
 
     async def _store_golden(
@@ -338,14 +342,15 @@ class BulkLinker:
             stmt = update(R).where(R.c.id == bindparam("b_id")).values(
                 {c: bindparam(f"b_{c}") for c in columns})  # fmt: skip
             await session.execute(stmt, [{f"b_{k}": v for k, v in row.items()} for row in rows])
-        await insert_rows(session, ResidentIdentifier.__table__, identifiers)
-        await insert_rows(session, ResidentCategory.__table__, categories)
+        await insert_rows(session, RI, identifiers)
+        await insert_rows(session, RC, categories)
 
     async def _organizations(self, session: AsyncSession, ids: set[int]) -> dict[int, list[str]]:
         if not ids:
             return {}
-        rows = await session.execute(select(R.c.id, R.c.organization_id).where(
-            mpi_index.one_of(session, R.c.id, sorted(ids)), R.c.organization_id.is_not(None)))  # fmt: skip
+        wanted = mpi_index.one_of(session, R.c.id, sorted(ids))
+        rows = await session.execute(select(R.c.id, R.c.organization_id)
+                                     .where(wanted, R.c.organization_id.is_not(None)))  # fmt: skip
         return {rid: [org] for rid, org in rows}
 
 
@@ -367,8 +372,11 @@ async def insert_rows(session: AsyncSession, table: Any, rows: list[dict[str, An
     sql = f"INSERT INTO {dialect.identifier_preparer.quote(table.name)} ({names}) VALUES ({marks})"
     procs = [table.c[c].type._cached_bind_processor(dialect) for c in columns]
     if any(procs):
-        params = [tuple(v if f is None or v is None else f(v)
-                        for f, v in zip(procs, row.values(), strict=True)) for row in rows]  # fmt: skip
+        params = [
+            tuple(v if f is None or v is None else f(v)
+                  for f, v in zip(procs, row.values(), strict=True))
+            for row in rows
+        ]  # fmt: skip
     else:
         params = [tuple(row.values()) for row in rows]
     await conn.exec_driver_sql(sql, params)
@@ -397,7 +405,7 @@ async def _emit_all(
     """`hub.events.service.emit` for many events: one multi-row INSERT (the outbox)."""
     if not events:
         return
-    await session.execute(insert(Event.__table__), [
+    await session.execute(insert(EV), [
         {"type": t, "aggregate_type": "Resident", "aggregate_id": str(rid),
          "organization_ids": orgs, "data": data} for t, rid, orgs, data in events])  # fmt: skip
     try:  # wake the feed's readers on commit, as emit() does (they poll anyway)

@@ -13,7 +13,7 @@ import csv
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -104,7 +104,7 @@ def _reader_process(path: Path, batch_size: int, conn: Any) -> None:
         conn.close()
 
 
-def chunks(path: Path, batch_size: int, *, parallel: bool) -> Iterator[Chunk]:
+def chunks(path: Path, batch_size: int, *, parallel: bool) -> Generator[Chunk, None, None]:
     """Prepared batches of `path`, in order; in a child process when `parallel` (a pipe
     holds at most a batch or two: memory stays bounded)."""
     import multiprocessing

@@ -20,6 +20,7 @@ from sqlalchemy import (
     TextClause,
     and_,
     delete,
+    false,
     func,
     not_,
     or_,
@@ -254,7 +255,7 @@ async def repoint(session: AsyncSession, survivor_id: int, merged_id: int) -> di
             if where is not None:
                 clash = clash.where(where)
             if await session.scalar(clash):
-                cond = and_(cond, _negated(where)) if where is not None else and_(cond, False)
+                cond = and_(cond, _negated(where)) if where is not None else and_(cond, false())
         pk = list(table.primary_key.columns)
         if len(pk) == 1:
             ids = list(await session.scalars(select(pk[0]).where(cond)))

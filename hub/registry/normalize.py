@@ -199,11 +199,11 @@ def _normalize_name(raw: str) -> Name:
     text = to_simplified(_NAME_DROP.sub("", text)).lower()
     if not text or text in UNKNOWN_TEXT:
         return EMPTY_NAME
+    sex: str | None = None
     if text in _NAMELESS:  # 男婴: a newborn with neither name nor parent named
         sex = "1" if "男" in text else "2" if "女" in text else None
         return Name("", "", "", "", placeholder_sex=sex)
     parent: str | None = None
-    sex: str | None = None
     m = _PLACEHOLDER.match(text)
     if m:
         parent = m.group("parent")
@@ -248,7 +248,8 @@ def _pinyin_table() -> dict[str, str]:
     from pathlib import Path
 
     spec = importlib.util.find_spec("pypinyin")
-    source = Path(list(spec.submodule_search_locations or [""])[0]) / "pinyin_dict.py"
+    where = list(spec.submodule_search_locations or [""]) if spec is not None else [""]
+    source = Path(where[0]) / "pinyin_dict.py"
     try:
         st = source.stat()
         cache = (Path(__file__).resolve().parents[2] / "var" / "cache"

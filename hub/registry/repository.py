@@ -92,7 +92,9 @@ def filtered(principal: Principal, flt: ResidentFilter, today: dt.date) -> Selec
     elif flt.category:
         stmt = stmt.where(
             Resident.id.in_(
-                select(ResidentCategory.resident_id).where(ResidentCategory.category == flt.category)
+                select(ResidentCategory.resident_id).where(
+                    ResidentCategory.category == flt.category
+                )
             )
         )
     return stmt
@@ -138,7 +140,9 @@ async def by_identifier(session: AsyncSession, system: str, value: str) -> list[
 
 async def source_record(session: AsyncSession, source: str, source_id: str) -> SourceRecord | None:
     return await session.scalar(
-        select(SourceRecord).where(SourceRecord.source == source, SourceRecord.source_id == source_id)
+        select(SourceRecord).where(
+            SourceRecord.source == source, SourceRecord.source_id == source_id
+        )
     )
 
 
@@ -166,14 +170,18 @@ async def categories(session: AsyncSession, resident_ids: Sequence[int]) -> dict
 async def replace_identifiers(
     session: AsyncSession, resident_id: int, identifiers: Sequence[tuple[str, str]]
 ) -> None:
-    await session.execute(delete(ResidentIdentifier).where(ResidentIdentifier.resident_id == resident_id))
+    await session.execute(
+        delete(ResidentIdentifier).where(ResidentIdentifier.resident_id == resident_id)
+    )
     session.add_all(
         ResidentIdentifier(resident_id=resident_id, system=s, value=v) for s, v in set(identifiers)
     )
 
 
 async def replace_categories(session: AsyncSession, resident_id: int, cats: set[str]) -> None:
-    await session.execute(delete(ResidentCategory).where(ResidentCategory.resident_id == resident_id))
+    await session.execute(
+        delete(ResidentCategory).where(ResidentCategory.resident_id == resident_id)
+    )
     session.add_all(ResidentCategory(resident_id=resident_id, category=c) for c in sorted(cats))
 
 
@@ -188,7 +196,8 @@ async def merged_into(session: AsyncSession, resident_ids: Sequence[int]) -> dic
         .order_by(Resident.id)
     )
     for survivor, rid in rows:
-        out.setdefault(survivor, []).append(rid)
+        if survivor is not None:
+            out.setdefault(survivor, []).append(rid)
     return out
 
 

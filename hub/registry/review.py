@@ -106,8 +106,9 @@ async def resolve(
     else:
         others = {await _final_id(session, i) for i in ids} - {current}
         for other in sorted(others):
+            why = f"duplicate review {review_id}: different people"
             await merge.separate(session, principal, resident_id=current, other_id=other,
-                                 reason=f"duplicate review {review_id}: different people")  # fmt: skip
+                                 reason=why)  # fmt: skip
         emit(session, "resident.separated", "Resident", current, review_id=review_id,
              other_ids=sorted(others))  # fmt: skip
         await access.audit(session, principal, "WRITE", "resolveDuplicateReview",
