@@ -131,7 +131,11 @@ def derived_categories(birth_date: dt.date | None, today: dt.date | None = None)
     if birth_date is None:
         return set()
     today = today or dt.date.today()
-    age = today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
+    age = (
+        today.year
+        - birth_date.year
+        - ((today.month, today.day) < (birth_date.month, birth_date.day))
+    )
     if age < 0:
         return set()
     if age <= 6:
@@ -139,4 +143,6 @@ def derived_categories(birth_date: dt.date | None, today: dt.date | None = None)
     if age >= 65:
         return {"ELDERLY_65"}
     return set()
+
+
 AGE_DERIVED = frozenset({"CHILD_0_6", "ELDERLY_65"})

@@ -115,8 +115,10 @@ class ResidentIdentifier(Base):
     system: Mapped[str] = mapped_column(String(30))
     value: Mapped[str] = mapped_column(String(64))
 
-    __table_args__ = (UniqueConstraint("system", "value", "resident_id", name="uq_identifier"),
-                      Index("ix_identifier_lookup", "system", "value"))
+    __table_args__ = (
+        UniqueConstraint("system", "value", "resident_id", name="uq_identifier"),
+        Index("ix_identifier_lookup", "system", "value"),
+    )
 
 
 class SourceRecord(Base):
