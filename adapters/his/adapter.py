@@ -71,6 +71,7 @@ class HisService:
             max_batch=s.max_batch,
             linger=s.linger_ms / 1000,
             on_commit=self._committed,
+            senders=lambda: self.server.open_connections,
         )
         self.server = MllpServer(
             self.handle,

@@ -128,6 +128,10 @@ class MllpServer:
         self.messages = 0  # handled frames, for tests and metrics
 
     @property
+    def open_connections(self) -> int:
+        return len(self._connections)
+
+    @property
     def port(self) -> int:
         if self._server is None or not self._server.sockets:
             return self._port

@@ -13,7 +13,8 @@ class HisSettings(BaseSettings):
 
     park_seconds: float = 300.0  # how long an update waits for its create (A08 before A04)
     max_batch: int = 200  # messages committed together at most
-    linger_ms: float = 0.0  # wait this long to gather a batch (0: take what is queued)
+    # Wait up to this long to gather a batch from concurrent senders (never for a lone one).
+    linger_ms: float = 10.0
     max_attempts: int = 8  # then the message is a dead letter
     backoff_base: float = 1.0  # seconds before the first retry; doubles, with jitter
     backoff_cap: float = 300.0
