@@ -211,3 +211,23 @@ async def test_a_stalled_sender_is_cut_off_and_others_go_on(hub: Any) -> None:
         "and error_code='BROKEN_FRAME' limit 1",
     )
     assert kept == "BROKEN_FRAME"  # the cut frame's bytes are kept
+
+
+async def test_a_whole_batch_replayed_is_acknowledged_and_not_applied_again(hub: Any) -> None:
+    """Failure mode 1: the HIS resends everything (its ACKs were lost): all AA, no change."""
+    messages = plan(300, seed=303)
+    async with running(hub, FAST) as his:
+        first = await send(messages, "127.0.0.1", his.port, connections=4)
+        await settle(hub)
+        before = await originals(hub)
+        sources = await scalar(hub, "select count(*) from source_record")
+        again = await send(messages, "127.0.0.1", his.port, connections=4)
+    assert all(r.ok for r in first.results) and all(r.ok for r in again.results)
+    assert await originals(hub) == before  # every resend logged as a duplicate only
+    assert await scalar(hub, "select count(*) from source_record") == sources
+    dups = await scalar(
+        hub,
+        "select count(*) from adapter_inbound where status='DUPLICATE' "
+        "and control_id like 'SIM0303%'",
+    )
+    assert dups == len(messages)
