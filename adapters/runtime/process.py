@@ -215,7 +215,10 @@ async def _isolated(session: AsyncSession, adapter: Adapter, works: list[Work]) 
             inbound_id=works[0].id,
             error=type(err).__name__,
         )
-        return [Retry("APPLY_FAILED", f"{type(err).__name__}: {err}"[:480])]
+        # A database error's text would carry the statement's parameters (personal data):
+        # keep the driver's own message only.
+        cause = getattr(err, "orig", None) or err
+        return [Retry("APPLY_FAILED", f"{type(err).__name__}: {cause}"[:480])]
 
 
 def _read(adapter: Adapter, item: Item) -> Message:
