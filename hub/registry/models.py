@@ -138,7 +138,12 @@ class SourceRecord(Base):
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
-    __table_args__ = (UniqueConstraint("source", "source_id", name="uq_source_record"),)
+    __table_args__ = (
+        UniqueConstraint("source", "source_id", name="uq_source_record"),
+        # Covering: the matcher maps the records under a blocking key to their residents
+        # without reading the (large) rows.
+        Index("ix_source_record_id_resident", "id", "resident_id"),
+    )
 
 
 class BlockingKey(Base):

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.registry import matching, mpi_index
 from hub.registry.linking import Candidate, LinkDecision, LinkOutcome, MatchGrade
 from hub.registry.matching import Features, Grade, LinkageModel, ResidentId
-from hub.registry.models import DuplicateReview, Resident, ResidentStatus, SourceRecord
+from hub.registry.models import DuplicateReview, Resident, SourceRecord
 
 # How many candidates `decide` ranks: the best and enough rivals to see ambiguity.
 DECIDE_DEPTH = 5
@@ -56,11 +56,9 @@ class NameCounts:
     async def prefetch(self, session: AsyncSession, names: Iterable[str]) -> None:
         now = time.monotonic()
         if self._total is None or now - self._total[0] > self.ttl / 10:
-            total = await session.scalar(
-                select(func.count())
-                .select_from(Resident)
-                .where(Resident.status == ResidentStatus.ACTIVE)
-            )
+            # The highest id stands for the count: counting a million rows takes a while,
+            # and merged-away residents barely move a term frequency.
+            total = await session.scalar(select(func.max(Resident.id)))
             self._total = (now, int(total or 0))
         if self._total[1] < self.min_residents:
             return  # too few residents to say a name is common; not worth a query
@@ -70,8 +68,10 @@ class NameCounts:
             rows = dict(
                 (
                     await session.execute(
+                        # From the name index alone (merged-away residents counted too:
+                        # they are few, and reading each row to exclude them is not).
                         select(Resident.name, func.count())
-                        .where(Resident.name.in_(part), Resident.status == ResidentStatus.ACTIVE)
+                        .where(mpi_index.one_of(session, Resident.name, part))
                         .group_by(Resident.name)
                     )
                 )

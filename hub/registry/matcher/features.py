@@ -193,11 +193,12 @@ def blocking_keys(f: Features) -> list[str]:
         if f.birth:
             b = f.birth
             day_month = "".join(sorted((f"{b.month:02d}", f"{b.day:02d}")))
-            # Homophones and traditional characters, with a day or else a month typo. Not
-            # name + year: a common name born in a given year is dozens of residents in a
-            # registry of a million, and every one of them would be fetched and compared.
+            # Homophones and traditional characters, with a day typo. Not name + year: a
+            # common name born in a given year is dozens of residents in a registry of a
+            # million, and every one of them would be fetched and compared. (A month typo
+            # with nothing else in common is left to the other keys: every key is a random
+            # write into a large index.)
             keys.append(f"py:{f.pinyin}:{b.year}{b.month:02d}")
-            keys.append(f"pd:{f.pinyin}:{b.year}d{b.day:02d}")
             keys.append(f"nd:{f.name}:{day_month}")  # year typos, day/month swaps
             # Given-name typos (a character replaced keeps the length).
             keys.append(f"sb:{f.pinyin.partition(' ')[0]}{len(f.name)}:{ymd(b)}")
