@@ -34,8 +34,9 @@ from hub.registry.models import (
     SourceRecord,
 )
 from hub.registry.mpi import MatcherLinker, review_candidates
+from hub.registry.prepare import Prepared, prepare
 from hub.registry.records import ResidentRecord
-from hub.registry.service import RegistryService, refreshed, validate
+from hub.registry.service import RegistryService, refreshed
 
 R = cast(Table, Resident.__table__)
 S = cast(Table, SourceRecord.__table__)
@@ -62,27 +63,6 @@ class _Src:
     source: str
     payload: dict[str, Any]
     received_at: dt.datetime
-
-
-@dataclass(slots=True)
-class Prepared:
-    """A record made ready for linking: no database needed, so a worker process can do it."""
-
-    source: str
-    source_id: str
-    flags: list[str]
-    payload: dict[str, Any]  # as stored
-    features: Features
-    stored_features: dict[str, Any]  # features.to_dict(), as stored
-    keys: list[str]  # blocking keys
-
-
-def prepare(record: ResidentRecord, problems: Sequence[str] = ()) -> Prepared:
-    """Validate as an adapter's record (kept, flagged) and compute what linking needs."""
-    flags = [*problems, *validate(record, strict=False)]
-    f = MatcherLinker.features(record)
-    return Prepared(record.source, record.source_id, flags, record.payload(), f, f.to_dict(),
-                    mpi_index.keys_of(f))  # fmt: skip
 
 
 @dataclass(slots=True)

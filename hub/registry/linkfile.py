@@ -13,7 +13,7 @@ import csv
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -72,20 +72,31 @@ class Chunk:
     position: int  # bytes read so far
 
 
-def read_chunks(path: Path, batch_size: int) -> Iterator[Chunk]:
-    from hub.registry.bulk import prepare
+def _sizes(batch_size: int) -> Iterator[int]:
+    """Batch sizes: small at first, so linking starts while the reader is still warming up
+    (a pipeline is only as fast as its first stage fills it), then `batch_size`."""
+    size = min(500, batch_size)
+    while True:
+        yield size
+        size = min(size * 2, batch_size)
 
+
+def read_chunks(path: Path, batch_size: int) -> Iterator[Chunk]:
+    from hub.registry.prepare import prepare
+
+    sizes = _sizes(batch_size)
     with open(path, "rb") as raw, open(raw.fileno(), encoding="utf-8-sig", closefd=False) as fh:
         prepared: list[Any] = []
         bad: list[BadLine] = []
+        size = next(sizes)
         for _, item in read_records(fh):
             if isinstance(item, BadLine):
                 bad.append(item)
                 continue
             prepared.append(prepare(*item))
-            if len(prepared) >= batch_size:
+            if len(prepared) >= size:
                 yield Chunk(prepared, bad, raw.tell())
-                prepared, bad = [], []
+                prepared, bad, size = [], [], next(sizes)
         yield Chunk(prepared, bad, raw.tell())
 
 
@@ -104,31 +115,44 @@ def _reader_process(path: Path, batch_size: int, conn: Any) -> None:
         conn.close()
 
 
-def chunks(path: Path, batch_size: int, *, parallel: bool) -> Generator[Chunk, None, None]:
-    """Prepared batches of `path`, in order; in a child process when `parallel` (a pipe
-    holds at most a batch or two: memory stays bounded)."""
-    import multiprocessing
-    import pickle
+class ChunkReader:
+    """Prepared batches of a file, in order. With `parallel`, a forked child reads and
+    prepares them; start it before importing the database layer, so that the child works
+    while the parent starts up. A pipe holds a batch or two: memory stays bounded."""
 
-    if not parallel or "fork" not in multiprocessing.get_all_start_methods():
-        yield from read_chunks(path, batch_size)
-        return
-    ctx = multiprocessing.get_context("fork")
-    receive, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_reader_process, args=(path, batch_size, send), daemon=True)
-    child.start()
-    send.close()
-    try:
-        while data := receive.recv_bytes():
+    def __init__(self, path: Path, batch_size: int, *, parallel: bool = True) -> None:
+        import multiprocessing
+
+        self.path, self.batch_size = path, batch_size
+        self.child: Any = None
+        self.receive: Any = None
+        if parallel and "fork" in multiprocessing.get_all_start_methods():
+            ctx = multiprocessing.get_context("fork")
+            self.receive, send = ctx.Pipe(duplex=False)
+            self.child = ctx.Process(target=_reader_process, args=(path, batch_size, send),
+                                     daemon=True)  # fmt: skip
+            self.child.start()
+            send.close()
+
+    def __iter__(self) -> Iterator[Chunk]:
+        import pickle
+
+        if self.child is None:
+            yield from read_chunks(self.path, self.batch_size)
+            return
+        while data := self.receive.recv_bytes():
             item = pickle.loads(data)
             if isinstance(item, BaseException):
                 raise item
             yield item
-    finally:
-        receive.close()
-        child.join(timeout=5)
-        if child.is_alive():
-            child.terminate()
+
+    def close(self) -> None:
+        if self.child is not None:
+            self.receive.close()
+            self.child.join(timeout=5)
+            if self.child.is_alive():
+                self.child.terminate()
+            self.child = None
 
 
 async def link_file(
@@ -141,11 +165,15 @@ async def link_file(
     on_progress: Callable[[int, int], None] | None = None,
     before_first_write: Callable[[], None] | None = None,
     parallel: bool = True,
+    fresh: bool = False,
     settings: Any = None,
 ) -> LinkReport:
     """Link every record of `path` into the database; write source,source_id,person_id.
 
-    on_progress(bytes read, records linked) after each batch."""
+    on_progress(bytes read, records linked) after each batch. fresh: the database was
+    created for this run (SQLite then skips the disk syncs: a crash loses only the run)."""
+    start = time.perf_counter()
+    reader = ChunkReader(path, batch_size, parallel=parallel)  # before the heavy imports
     from hub.access.principal import system
     from hub.db import Database
     from hub.registry.bulk import BulkLinker
@@ -157,17 +185,14 @@ async def link_file(
     registry = RegistryService(MatcherLinker.from_settings(settings), settings.source_priority)
     linker = BulkLinker(registry, system("hub link"))
     report = LinkReport(database=database_url)
-    start = time.perf_counter()
-    # The reader forks before the database's threads exist.
-    batches = chunks(path, batch_size, parallel=parallel)
     db = Database(database_url)
     if db.is_sqlite:
-        tune_sqlite(db)
+        tune_sqlite(db, durable=not fresh)
     try:
         with open(out, "w", newline="", encoding="utf-8") as fo:
             writer = csv.writer(fo)
             writer.writerow(["source", "source_id", "person_id"])
-            for chunk in batches:
+            for chunk in reader:
                 for line in chunk.bad:
                     report.bad_lines += 1
                     if on_bad_line is not None:
@@ -186,14 +211,14 @@ async def link_file(
         if before_first_write is not None:
             before_first_write()  # nothing linked: still leave a usable database
     finally:
-        batches.close()
+        reader.close()
         await db.dispose()
     report.seconds = time.perf_counter() - start
     report.outcomes = linker.outcomes
     return report
 
 
-def tune_sqlite(db: Any) -> None:
+def tune_sqlite(db: Any, *, durable: bool = True) -> None:
     """A bulk run reads and extends large indexes (blocking keys) at random places: give
     SQLite a bigger page cache and memory-mapped reads, so that the cost per record stays
     flat as the registry grows. Bounded: 64 MB of cache, 256 MB mapped, whatever the size."""
@@ -207,6 +232,8 @@ def tune_sqlite(db: Any) -> None:
         # Checkpoint the write-ahead log every ~64 MB instead of every 4 MB: each batch
         # touches pages all over the key index, and checkpoints were most of a commit.
         cur.execute("PRAGMA wal_autocheckpoint=16384")
+        if not durable:
+            cur.execute("PRAGMA synchronous=OFF")
         cur.close()
 
     event.listen(db.engine.sync_engine, "connect", pragmas)

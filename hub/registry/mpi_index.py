@@ -28,7 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.registry.matching import Features, blocking_keys
+from hub.registry.matcher.features import keys_of
+from hub.registry.matching import Features
 from hub.registry.models import BlockingKey, LinkSeparation, Resident, ResidentStatus, SourceRecord
 
 __all__ = ["BlockingKey", "candidates", "features_of", "index", "keys_of", "unindex"]
@@ -54,10 +55,6 @@ def one_of(session: AsyncSession, column: Any, values: Sequence[Any]) -> ColumnE
 
 def features_of(payload: Mapping[str, Any] | object) -> Features:
     return Features.from_record(payload)
-
-
-def keys_of(features: Features) -> list[str]:
-    return list(dict.fromkeys(k[:80] for k in blocking_keys(features)))
 
 
 def _residents_under(session: AsyncSession, keys: Sequence[str]) -> Any:

@@ -14,19 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.access import service as access
 from hub.access.principal import Principal, Scope
-from hub.errors import DomainError, NotFound
+from hub.errors import NotFound
 from hub.events.service import emit
 from hub.registry import golden, idnumber, repository
 from hub.registry.linking import LinkDecision, Linker, LinkOutcome
 from hub.registry.models import IdentifierSystem, Resident, SourceRecord
-from hub.registry.records import ResidentRecord
+from hub.registry.records import SEX_WORDS, SEXES, InvalidIdNumber, ResidentRecord, validate
 
-SEXES = {"0", "1", "2", "9"}
-SEX_WORDS = {"男": "1", "M": "1", "MALE": "1", "女": "2", "F": "2", "FEMALE": "2", "未知": "0"}
-
-
-class InvalidIdNumber(DomainError):
-    code = "INVALID_ID_NUMBER"
+__all__ = ["SEXES", "SEX_WORDS", "InvalidIdNumber", "RegistryService", "refreshed", "validate"]
 
 
 @dataclass(slots=True)
@@ -36,43 +31,6 @@ class SubmitResult:
     outcome: LinkOutcome
     decision: LinkDecision | None = None
     flags: list[str] = field(default_factory=list)
-
-
-def validate(record: ResidentRecord, *, strict: bool) -> list[str]:
-    """Check a record. strict (a vendor who can correct it): bad input raises.
-    Not strict (an adapter, which cannot): the record is kept and flagged."""
-    flags: list[str] = []
-    if not strict and record.sex is not None and record.sex not in SEXES:
-        # Adapters pass on what their systems hold: 男/女, M/F are codes in other words.
-        record.sex = SEX_WORDS.get(record.sex.strip().upper(), record.sex)
-    if record.sex is not None and record.sex not in SEXES:
-        if strict:
-            raise DomainError(
-                f"sex '{record.sex}' is not a GB/T 2261.1 code (0 unknown, 1 male, 2 female, "
-                "9 unspecified)",
-                field="sex",
-                code="INVALID_SEX",
-            )
-        flags.append("UNKNOWN_SEX_CODE")
-        record.sex = None
-    if record.id_number:
-        number = idnumber.parse(record.id_number)
-        if not number.valid:
-            if strict:
-                raise InvalidIdNumber(
-                    f"ID number is not valid per GB 11643 ({number.problem}); check the digits "
-                    "and the final check character, then resubmit.",
-                    field="idNumber",
-                )
-            flags.append(f"INVALID_ID_NUMBER:{number.problem}")
-        else:
-            for fld in idnumber.contradictions(
-                number, birth_date=record.birth_date, sex=record.sex
-            ):
-                flags.append(
-                    "ID_CONTRADICTS_BIRTH_DATE" if fld == "birthDate" else "ID_CONTRADICTS_SEX"
-                )
-    return flags
 
 
 @dataclass(slots=True)

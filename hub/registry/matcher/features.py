@@ -207,3 +207,8 @@ def blocking_keys(f: Features) -> list[str]:
         if f.street:
             keys.append(f"ns:{f.pinyin}:{f.street}")  # birth date badly wrong
     return keys
+
+
+def keys_of(f: Features) -> list[str]:
+    """`blocking_keys`, once each and cut to the index column's 80 characters."""
+    return list(dict.fromkeys(k[:80] for k in blocking_keys(f)))
