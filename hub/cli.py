@@ -181,7 +181,8 @@ def link(
 
     with progress:
         report = asyncio.run(link_file(file, out, url, batch_size=batch, on_bad_line=bad,
-                                       on_progress=advance, before_first_write=ready))  # fmt: skip
+                                       on_progress=advance, before_first_write=ready,
+                                       fresh=not database))  # fmt: skip
     outcomes = ", ".join(f"{k} {v:,}" for k, v in sorted(report.outcomes.items()))
     err.print(f"linked {report.records:,} records in {report.seconds:.1f} s "
               f"({report.per_second:,.0f}/s; {outcomes}); "
