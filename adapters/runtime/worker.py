@@ -149,19 +149,24 @@ def pull_step(
 
 
 def dispatch_step(
-    db: Database, pusher: Pusher, *, batch: int = 500
+    db: Database, pusher: Pusher, *, batch: int = 500, checkpoint_every: float = 30.0
 ) -> Callable[[], Awaitable[bool]]:
     """Turn new outbox events of the pusher's types into outbound messages; the checkpoint
     moves in the same transaction. The types are filtered in SQL: most events (residents
     linked by the thousand) are not for a pusher, and reading them all costs the intake."""
     stream = "events"
+    moved_at = -1e9
 
     async def step() -> bool:
+        nonlocal moved_at
         async with db.reader() as session:
             position = await log.checkpoint(session, pusher.name, stream)
             events, reached = await _events_after(session, position, batch, pusher.event_types)
         if reached == position:
             return False
+        if not events and time.monotonic() - moved_at < checkpoint_every:
+            return False  # nothing to send: move the checkpoint now and then, not each time
+        moved_at = time.monotonic()
         async with writing(db) as session:
             if await log.checkpoint(session, pusher.name, stream) != position:
                 return True  # another worker moved on meanwhile: read again
