@@ -23,6 +23,7 @@ from hub.access import service as access
 from hub.access.principal import Principal, Scope
 from hub.events.models import Event
 from hub.registry import matching, mpi_index
+from hub.registry.golden import Refreshed
 from hub.registry.linking import LinkOutcome
 from hub.registry.matching import Features
 from hub.registry.models import (
@@ -34,7 +35,7 @@ from hub.registry.models import (
     SourceRecord,
 )
 from hub.registry.mpi import MatcherLinker, review_candidates
-from hub.registry.prepare import Prepared, prepare
+from hub.registry.prepare import Prepared, RawJSON, prepare
 from hub.registry.records import ResidentRecord
 from hub.registry.service import RegistryService, refreshed
 
@@ -63,6 +64,7 @@ class _Src:
     source: str
     payload: dict[str, Any]
     received_at: dt.datetime
+    alone: Refreshed | None = None  # precomputed when this is the resident's only record
 
 
 @dataclass(slots=True)
@@ -195,7 +197,7 @@ class BulkLinker:
             if it.target < 0:
                 last = latest[it.source_record_id or 0]
                 new_records[ids[it.target]].append(
-                    _Src(it.source_record_id or 0, it.p.source, last.p.payload, now)
+                    _Src(it.source_record_id or 0, it.p.source, last.p.payload, now, last.p.alone)
                 )
         await self._store_golden(session, new_records, {}, insert_new=True)
         if fresh:
@@ -227,8 +229,8 @@ class BulkLinker:
         linked = best is not None and it.outcome is LinkOutcome.LINKED
         return {
             "id": it.source_record_id, "source": it.p.source, "source_id": it.p.source_id,
-            "resident_id": ids[it.target], "payload": last.p.payload,
-            "features": last.p.stored_features, "flags": last.p.flags,
+            "resident_id": ids[it.target], "payload": last.p.payload_json,
+            "features": last.p.features_json, "flags": last.p.flags,
             "link_grade": best.grade.value if linked and best else None,
             "link_score": round(best.score, 6) if linked and best else None,
             "received_at": now, "updated_at": now,
@@ -306,17 +308,24 @@ class BulkLinker:
         identifiers: list[dict[str, Any]] = []
         categories: list[dict[str, Any]] = []
         priority = self.registry.priority
+        now = dt.datetime.now(dt.UTC)
         for rid, recs in records.items():
             region, insurance = current.get(rid, (None, None))
-            r = refreshed(recs, priority, region, insurance)
-            rows.append({"id": rid, **r.values})
+            one = recs[0] if len(recs) == 1 else None
+            if one is not None and one.alone is not None and region is None and insurance is None:
+                r = one.alone  # computed by the reader; only the record id was unknown
+                values = {**r.values, "updated_at": now,
+                          "provenance": dict.fromkeys(r.values["provenance"], one.id)}  # fmt: skip
+            else:
+                r = refreshed(recs, priority, region, insurance)
+                values = r.values
+            rows.append({"id": rid, **values})
             identifiers += [{"resident_id": rid, "system": s, "value": v}
                             for s, v in sorted(r.identifiers)]  # fmt: skip
             categories += [{"resident_id": rid, "category": c} for c in sorted(r.categories)]
         if insert_new:
-            now = rows[0]["updated_at"]
-            await session.execute(insert(R), [{**row, "status": "ACTIVE", "created_at": now}
-                                              for row in rows])  # fmt: skip
+            await insert_rows(session, R, [{**row, "status": "ACTIVE", "created_at": now}
+                                           for row in rows])  # fmt: skip
         else:
             columns = [k for k in rows[0] if k != "id"]
             stmt = update(R).where(R.c.id == bindparam("b_id")).values(
@@ -353,12 +362,12 @@ async def insert_rows(session: AsyncSession, table: Any, rows: list[dict[str, An
     procs = [table.c[c].type._cached_bind_processor(dialect) for c in columns]
     if any(procs):
         params = [
-            tuple(v if f is None or v is None else f(v)
-                  for f, v in zip(procs, row.values(), strict=True))
+            tuple(v if f is None or v is None or type(v) is RawJSON else f(v)
+                  for f, v in zip(procs, (row[c] for c in columns), strict=True))
             for row in rows
         ]  # fmt: skip
     else:
-        params = [tuple(row.values()) for row in rows]
+        params = [tuple(row[c] for c in columns) for row in rows]
     await conn.exec_driver_sql(sql, params)
 
 

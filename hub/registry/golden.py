@@ -108,6 +108,55 @@ def id_flags(records: Sequence[SourceLike], golden: Golden) -> list[str]:
     return sorted(flags)
 
 
+# Identifier systems (hub.registry.models.IdentifierSystem values) of the other identifiers.
+@dataclass(slots=True)
+class Refreshed:
+    """A resident's golden record as computed from its source records."""
+
+    values: dict[str, Any]  # Resident column -> value
+    identifiers: set[tuple[str, str]]  # (system, value), valid values only
+    categories: set[str]
+
+
+IDENTIFIER_FIELDS = (
+    ("insurance_card", "INSURANCE_CARD"),
+    ("health_record_no", "HEALTH_RECORD_NO"),
+    ("birth_certificate_no", "BIRTH_CERTIFICATE_NO"),
+)
+
+
+def refreshed(
+    records: Sequence[SourceLike],
+    priority: Sequence[str],
+    address_region: str | None = None,
+    insurance_type: str | None = None,
+) -> Refreshed:
+    """Pure: the golden values (by source priority, then recency), identifiers and
+    categories of one resident. Shared by `refresh` and bulk linking."""
+    g = build(records, priority)
+    v = g.values
+    values: dict[str, Any] = {
+        "name": v["name"], "sex": v["sex"], "birth_date": v["birth_date"],
+        "id_number": v["id_number"], "insurance_card": v["insurance_card"],
+        "health_record_no": v["health_record_no"],
+        "birth_certificate_no": v["birth_certificate_no"], "address_text": v["address_text"],
+        "address_region": v["address_region"] or address_region,
+        "insurance_type": v["insurance_type"] or insurance_type,
+        "mother_id_number": v["mother_id_number"], "phones": g.phones, "guardian": g.guardian,
+        "id_number_flags": g.id_number_flags, "provenance": g.provenance,
+        "updated_at": dt.datetime.now(dt.UTC),
+    }  # fmt: skip
+    identifiers: set[tuple[str, str]] = set()
+    for rec in records:
+        p = rec.payload
+        if p.get("id_number") and (n := idnumber.parse(p["id_number"])).valid:
+            identifiers.add(("ID_CARD", n.value))
+        for key, system in IDENTIFIER_FIELDS:
+            if p.get(key):
+                identifiers.add((system, str(p[key]).strip()))
+    return Refreshed(values, identifiers, g.categories)
+
+
 @dataclass(frozen=True)
 class Discrepancy:
     field: str

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,12 +15,16 @@ from hub.access import service as access
 from hub.access.principal import Principal, Scope
 from hub.errors import NotFound
 from hub.events.service import emit
-from hub.registry import golden, idnumber, repository
+from hub.registry import idnumber, repository
+from hub.registry.golden import IDENTIFIER_FIELDS, Refreshed, refreshed
 from hub.registry.linking import LinkDecision, Linker, LinkOutcome
 from hub.registry.models import IdentifierSystem, Resident, SourceRecord
 from hub.registry.records import SEX_WORDS, SEXES, InvalidIdNumber, ResidentRecord, validate
 
-__all__ = ["SEXES", "SEX_WORDS", "InvalidIdNumber", "RegistryService", "refreshed", "validate"]
+__all__ = [
+    "IDENTIFIER_FIELDS", "SEXES", "SEX_WORDS", "InvalidIdNumber", "Refreshed", "RegistryService",
+    "refreshed", "validate",
+]  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -31,54 +34,6 @@ class SubmitResult:
     outcome: LinkOutcome
     decision: LinkDecision | None = None
     flags: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class Refreshed:
-    """A resident's golden record as computed from its source records."""
-
-    values: dict[str, Any]  # Resident column -> value
-    identifiers: set[tuple[str, str]]  # (system, value), valid values only
-    categories: set[str]
-
-
-IDENTIFIER_FIELDS = (
-    ("insurance_card", IdentifierSystem.INSURANCE_CARD),
-    ("health_record_no", IdentifierSystem.HEALTH_RECORD_NO),
-    ("birth_certificate_no", IdentifierSystem.BIRTH_CERTIFICATE_NO),
-)
-
-
-def refreshed(
-    records: Sequence[golden.SourceLike],
-    priority: Sequence[str],
-    address_region: str | None = None,
-    insurance_type: str | None = None,
-) -> Refreshed:
-    """Pure: the golden values (by source priority, then recency), identifiers and
-    categories of one resident. Shared by `refresh` and bulk linking."""
-    g = golden.build(records, priority)
-    v = g.values
-    values: dict[str, Any] = {
-        "name": v["name"], "sex": v["sex"], "birth_date": v["birth_date"],
-        "id_number": v["id_number"], "insurance_card": v["insurance_card"],
-        "health_record_no": v["health_record_no"],
-        "birth_certificate_no": v["birth_certificate_no"], "address_text": v["address_text"],
-        "address_region": v["address_region"] or address_region,
-        "insurance_type": v["insurance_type"] or insurance_type,
-        "mother_id_number": v["mother_id_number"], "phones": g.phones, "guardian": g.guardian,
-        "id_number_flags": g.id_number_flags, "provenance": g.provenance,
-        "updated_at": dt.datetime.now(dt.UTC),
-    }  # fmt: skip
-    identifiers: set[tuple[str, str]] = set()
-    for rec in records:
-        p = rec.payload
-        if p.get("id_number") and (n := idnumber.parse(p["id_number"])).valid:
-            identifiers.add((IdentifierSystem.ID_CARD, n.value))
-        for key, system in IDENTIFIER_FIELDS:
-            if p.get(key):
-                identifiers.add((system, str(p[key]).strip()))
-    return Refreshed(values, identifiers, g.categories)
 
 
 class RegistryService:

@@ -90,3 +90,47 @@ def test_link_into_a_fresh_database(
         assert code == 0, output
         assert len(set(_clusters(tmp_path / "c.csv").values())) == 2
     assert len(list((tmp_path / "var" / "link").glob("in-*.db"))) == 2
+
+
+SAMPLE = Path("/work/shared/data/linkage-sample.jsonl")
+
+
+@pytest.mark.skipif(not SAMPLE.exists(), reason="the shared linkage sample is not here")
+def test_bulk_golden_records_equal_the_online_ones(db_url: str, tmp_path: Path) -> None:
+    """`hub link` writes golden records in bulk; RegistryService.refresh must agree."""
+    from hub.registry.linkfile import link_file
+    from hub.registry.linking import IdentifierLinker
+    from hub.registry.models import ResidentIdentifier
+    from hub.registry.service import RegistryService
+
+    asyncio.run(link_file(SAMPLE, tmp_path / "c.csv", db_url))
+    columns = ["name", "sex", "birth_date", "id_number", "insurance_card", "health_record_no",
+               "address_text", "mother_id_number", "phones", "guardian", "id_number_flags",
+               "provenance"]  # fmt: skip
+
+    async def compare() -> int:
+        db = Database(db_url)
+        registry = RegistryService(
+            IdentifierLinker(), ["vendor", "his", "maternal", "immunization"]
+        )
+        differences = 0
+        try:
+            async with db.transaction() as s:
+                residents = list(await s.scalars(select(Resident).where(Resident.id.in_(
+                    select(SourceRecord.resident_id).where(SourceRecord.source_id.like("%0000%"))))))  # fmt: skip
+                for r in residents:
+                    before = [getattr(r, c) for c in columns]
+                    ids = sorted(await s.execute(select(ResidentIdentifier.system, ResidentIdentifier.value)
+                                                 .where(ResidentIdentifier.resident_id == r.id)))  # fmt: skip
+                    await registry.refresh(s, r)
+                    await s.flush()
+                    again = sorted(await s.execute(select(ResidentIdentifier.system, ResidentIdentifier.value)
+                                                   .where(ResidentIdentifier.resident_id == r.id)))  # fmt: skip
+                    differences += before != [getattr(r, c) for c in columns] or ids != again
+                await s.rollback()
+            assert len(residents) >= 400
+            return differences
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(compare()) == 0
