@@ -14,6 +14,7 @@ from hub.events.models import Webhook as WebhookRow
 from hub.events.models import WebhookDelivery as DeliveryRow
 from hub.events.repository import FeedEvent
 from hub.referrals import service as referrals
+from mappings import infrastructure
 from schema.context import Context
 from schema.referrals.types import Referral, ReferralStatus
 from schema.relay import Node, to_global_id
@@ -79,6 +80,10 @@ class Webhook(Node):
             created_at=r.created_at,
         )
 
+    @strawberry.field(description="FHIR R4B Subscription (rest-hook).")
+    def fhir(self) -> JSON:
+        return infrastructure.subscription(self.row)
+
 
 @strawberry.type(description="One event sent (or being sent) to one webhook.")
 class WebhookDelivery(Node):
@@ -104,3 +109,7 @@ class WebhookDelivery(Node):
             last_error=r.last_error,
             delivered_at=r.delivered_at,
         )
+
+    @strawberry.field(description="FHIR R4B AuditEvent of the transmission.")
+    def fhir(self) -> JSON:
+        return infrastructure.delivery_audit(self.row)

@@ -13,6 +13,7 @@ from hub.referrals import models as m
 from hub.referrals import repository
 from hub.referrals.workflow import Action as _Action
 from hub.referrals.workflow import next_action
+from mappings.infrastructure import schedule
 from mappings.referral import service_request
 from schema.context import Context
 from schema.directory.types import Organization, Team, load_organization, load_team
@@ -110,6 +111,10 @@ class Capacity(Node):
             policy_share_expert_slots=(r.shares or {}).get("expert_slots"),
             policy_share_beds=(r.shares or {}).get("beds"),
         )
+
+    @strawberry.field(description="FHIR R4B Schedule of the day's published capacity.")
+    def fhir(self) -> JSON:
+        return schedule(self.row)
 
     @strawberry.field
     def free_reserved_expert_slots(self) -> int:
