@@ -76,3 +76,49 @@ def delivery_audit(d: Any) -> dict[str, Any]:
     if d.last_error:
         out["outcomeDesc"] = d.last_error[:500]
     return out
+
+
+def linkage(review: Any) -> dict[str, Any]:
+    """A duplicate-review item as a FHIR Linkage: the new resident (source) and the
+    candidates the matcher found (alternate); inactive until a person decides."""
+    items = [{"type": "source", "resource": {"reference": f"Patient/{review.resident_id}"}}]
+    items += [
+        {"type": "alternate", "resource": {"reference": f"Patient/{c['resident_id']}"}}
+        for c in review.candidates or []
+    ]
+    if len(items) == 1:  # FHIR needs two items; a review without candidates shows itself
+        items.append(
+            {"type": "alternate", "resource": {"reference": f"Patient/{review.resident_id}"}}
+        )
+    return {
+        "resourceType": "Linkage",
+        "id": f"review-{review.id}",
+        "active": review.status != "OPEN" and review.decision == "SAME_PERSON",
+        "item": items,
+    }
+
+
+def household_group(household_id: int, members: list[Any], head_id: int | None) -> dict[str, Any]:
+    """A household (户) as a FHIR Group of its members."""
+    return {
+        "resourceType": "Group",
+        "id": f"household-{household_id}",
+        "type": "person",
+        "actual": True,
+        "code": {"text": "家庭/户"},
+        "quantity": len(members),
+        "member": [{"entity": {"reference": f"Patient/{m.id}"}} for m in members],
+        **(
+            {
+                "characteristic": [
+                    {
+                        "code": {"text": "household head"},
+                        "valueReference": {"reference": f"Patient/{head_id}"},
+                        "exclude": False,
+                    }
+                ]
+            }
+            if head_id
+            else {}
+        ),
+    }

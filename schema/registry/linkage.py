@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Any
 
 import strawberry
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from hub.registry import review
@@ -16,6 +17,7 @@ from hub.registry.merge import merge, unmerge_record
 from hub.registry.models import DuplicateReview as ReviewRow
 from hub.registry.models import ReviewStatus
 from hub.registry.models import SourceRecord as SourceRow
+from mappings import infrastructure
 from mappings.masking import mask_id
 from schema.context import Context
 from schema.errors import UserError
@@ -64,6 +66,10 @@ class DuplicateReview(Node):
         return cls(row=r, id=strawberry.ID(to_global_id("DuplicateReview", r.id)), review_id=r.id,
                    status=DuplicateReviewStatus(r.status), created_at=r.created_at,
                    resolved_at=r.resolved_at, resolved_by=r.resolved_by)  # fmt: skip
+
+    @strawberry.field(description="FHIR R4B Linkage: the new resident and its candidates.")
+    def fhir(self) -> JSON:
+        return infrastructure.linkage(self.row)
 
     @strawberry.field(description="The resident created for the record under review.")
     async def resident(self, info: Info[Context, Any]) -> Resident | None:

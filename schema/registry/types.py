@@ -13,6 +13,7 @@ from hub.registry import golden, repository
 from hub.registry.models import Household as HouseholdRow
 from hub.registry.models import Resident as ResidentRow
 from hub.registry.models import SourceRecord as SourceRow
+from mappings import infrastructure
 from mappings.masking import mask_id, mask_phone
 from mappings.patient import patient
 from schema.context import Context
@@ -264,6 +265,14 @@ class Household(Node):
     async def head(self, info: Info[Context, Any]) -> Resident | None:
         row = await self._row(info)
         return await load_resident(info, row.head_resident_id if row else None)
+
+    @strawberry.field(description="FHIR R4B Group of the household's members.")
+    async def fhir(self, info: Info[Context, Any]) -> JSON:
+        row = await self._row(info)
+        members = await info.context.run(
+            lambda s: repository.household_members(s, self.household_id))
+        return infrastructure.household_group(
+            self.household_id, members, row.head_resident_id if row else None)
 
     @strawberry.field
     async def members(self, info: Info[Context, Any]) -> list[Resident]:

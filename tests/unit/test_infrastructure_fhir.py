@@ -51,3 +51,23 @@ def test_delivery_is_an_audit_event() -> None:
     )
     a = AuditEvent.parse_obj(infrastructure.delivery_audit(d))
     assert a.outcome == "8" and a.outcomeDesc == "HTTP 500"
+
+
+def test_duplicate_review_is_a_linkage() -> None:
+    from fhir.resources.R4B.linkage import Linkage
+
+    review = SimpleNamespace(id=5, resident_id=70, status="OPEN", decision=None,
+                             candidates=[{"resident_id": 12, "score": 0.8, "grade": "PROBABLE"}])
+    link = Linkage.parse_obj(infrastructure.linkage(review))
+    assert [i.type for i in link.item] == ["source", "alternate"] and link.active is False
+    alone = SimpleNamespace(id=6, resident_id=71, status="OPEN", decision=None, candidates=[])
+    Linkage.parse_obj(infrastructure.linkage(alone))
+
+
+def test_household_is_a_group_with_its_head() -> None:
+    from fhir.resources.R4B.group import Group
+
+    members = [SimpleNamespace(id=1), SimpleNamespace(id=2)]
+    group = Group.parse_obj(infrastructure.household_group(9, members, head_id=1))
+    assert group.quantity == 2 and group.member[1].entity.reference == "Patient/2"
+    assert group.characteristic[0].valueReference.reference == "Patient/1"
