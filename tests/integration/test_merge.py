@@ -136,3 +136,18 @@ async def test_dependent_rows_follow_the_survivor(hub: Any) -> None:
     async with hub.db.reader() as s:
         enc = await s.scalar(select(Encounter).where(Encounter.origin == "DEP-E1"))
     assert back.id == b and enc is not None and enc.resident_id == b  # moved back with it
+
+
+async def test_two_valid_id_numbers_are_never_merged(hub: Any) -> None:
+    from hub.registry.idnumber import make
+
+    born = dt.date(1977, 7, 7)
+    a = await _submit(hub, "his", "IDS-1", name="吴刚", sex="1", birth_date=born,
+                      id_number=make("440113", born, 15))  # fmt: skip
+    b = await _submit(hub, "vendor", "IDS-2", name="吴刚", sex="1", birth_date=born,
+                      id_number=make("440113", born, 17))  # fmt: skip
+    assert a != b
+    async with hub.db.transaction() as s:
+        with pytest.raises(DomainError) as e:
+            await merge(s, ADMIN, survivor_id=a, merged_id=b, reason="same name")
+    assert e.value.code == "DIFFERENT_ID_NUMBERS"
