@@ -56,7 +56,11 @@ GIVEN = (
     "子涵 思涵 梓萱 晨 辰 鹏 睿 琳 萱 怡 嘉 瑶 彬 斌 鑫 凯 帆 昊 宁 蕾 露 颖 倩 雪 梅 "
     "兰 春梅 海燕 玉兰 淑珍 建军 国强 红 英 健 晓 飞 博 航 宏 亮 东 雷 宸 铭 泽 诺"
 ).split()
-GIVEN_CHARS = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超霞平刚华文玲婷浩宇轩涵怡豪俊晨辰鹏睿琳萱嘉瑶彬斌鑫凯帆昊宁蕾露颖倩雪梅兰燕健晓飞博航宏亮东宸铭泽诺思欣雨佳梓子一家志建国海春秋玉淑珍"
+GIVEN_CHARS = (
+    "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超霞平刚华文玲婷浩宇轩涵怡豪"
+    "俊晨辰鹏睿琳萱嘉瑶彬斌鑫凯帆昊宁蕾露颖倩雪梅兰燕健晓飞博航宏"
+    "亮东宸铭泽诺思欣雨佳梓子一家志建国海春秋玉淑珍"
+)
 # Same sound, other character (homophones typists pick): one is swapped in by an error.
 HOMOPHONES = {"伟": "玮", "敏": "民", "静": "婧", "丽": "莉", "磊": "垒", "娟": "鹃", "杰": "洁",
               "涛": "韬", "明": "铭", "霞": "侠", "斌": "彬", "彬": "斌", "晨": "辰", "辰": "晨",
@@ -68,9 +72,11 @@ TRADITIONAL = {"钱": "錢", "鹏": "鵬", "冯": "馮", "兰": "蘭", "辉": "�
                "吴": "吳", "孙": "孫", "郑": "鄭", "邓": "鄧", "苏": "蘇", "龙": "龍", "丽": "麗",
                "静": "靜", "伟": "偉", "涛": "濤", "强": "強", "军": "軍", "杰": "傑", "娟": "娟",
                "艳": "艷", "红": "紅", "东": "東", "晓": "曉", "飞": "飛", "凯": "凱", "宁": "寧",
-               "雪": "雪", "叶": "葉", "韩": "韓", "许": "許", "罗": "羅", "梁": "梁", "谢": "謝"}  # fmt: skip
+               "雪": "雪", "叶": "葉", "韩": "韓", "许": "許", "罗": "羅", "梁": "梁",
+               "谢": "謝"}  # fmt: skip
 COMMON_NAMES = ["王芳", "李娜", "张伟", "王伟", "李伟", "张敏", "王静", "李静", "张丽", "刘洋",
-                "王磊", "李强", "陈静", "刘伟", "王丽", "张静", "李敏", "王敏", "张磊", "陈伟"]  # fmt: skip
+                "王磊", "李强", "陈静", "刘伟", "王丽", "张静", "李敏", "王敏", "张磊",
+                "陈伟"]  # fmt: skip
 TODAY = dt.date(2026, 11, 1)
 
 
@@ -161,7 +167,8 @@ class Generator:
         region = self.rng.choice(list(DISTRICTS))
         town = self.rng.choice(DISTRICTS[region][3])
         home = (region, town, self.rng.choice(ROADS), self.rng.randrange(1, 300),
-                self.rng.randrange(1, 30), self.rng.randrange(1, 25) * 100 + self.rng.randrange(1, 40))  # fmt: skip
+                self.rng.randrange(1, 30),
+                self.rng.randrange(1, 25) * 100 + self.rng.randrange(1, 40))  # fmt: skip
         r = self.rng.random()
         people: list[Person] = []
         if r < 0.25:  # one person, any adult age

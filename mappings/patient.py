@@ -40,7 +40,8 @@ def patient(
     if ident:
         out["identifier"] = ident
     if r.name:
-        out["name"] = [{"use": "official", "text": r.name, "family": r.name[:1], "given": [r.name[1:]]}
+        out["name"] = [{"use": "official", "text": r.name, "family": r.name[:1],
+                        "given": [r.name[1:]]}
                        if len(r.name) > 1 else {"use": "official", "text": r.name}]
     if r.phones:
         out["telecom"] = [

@@ -88,7 +88,8 @@ class DuplicateReview(Node):
             resident = await load_resident(info, int(c["resident_id"]))
             if resident is not None:
                 out.append(ResidentMatch(score=float(c["score"]), grade=MatchGrade(c["grade"]),
-                                         reason=str(c.get("reason", "")), resident=resident))  # fmt: skip
+                                         reason=str(c.get("reason", "")),
+                                         resident=resident))  # fmt: skip
         return out
 
     @strawberry.field(description="The candidate a SAME_PERSON decision merged into.")
@@ -169,7 +170,8 @@ class LinkageQuery:
             after=int(key) if key else None, limit=limit))  # fmt: skip
         return connection(rows, total, more, after=after, convert=DuplicateReview.from_row)
 
-    @strawberry.field(description="Fields where a resident's sources disagree (减少系统间数据差异): "
+    @strawberry.field(description="Fields where a resident's sources disagree "
+                      "(减少系统间数据差异): "
                       "for one resident, or paged over the registry.")  # fmt: skip
     async def resident_discrepancies(
         self, info: Info[Context, Any], resident_id: strawberry.ID | None = None,
@@ -186,7 +188,8 @@ class LinkageQuery:
                               convert=lambda d: _discrepancies(d, pii))  # fmt: skip
         limit, key = ctx.page_size(first), decode_cursor(after)
         rows, more, next_after = await ctx.run(lambda s: review.discrepancies_page(
-            ctx.hub.registry, s, ctx.principal, after=int(key) if key else None, limit=limit))  # fmt: skip
+            ctx.hub.registry, s, ctx.principal, after=int(key) if key else None,
+            limit=limit))  # fmt: skip
         ctx.audit_read("residentDiscrepancies", *(d.resident.id for d in rows))
         edges = [
             Edge(cursor=encode_cursor(d.resident.id), node=_discrepancies(d, pii)) for d in rows
@@ -252,7 +255,8 @@ class LinkageMutation:
         ctx = info.context
         survivor, merged_away = int_id(survivor_id, "Resident"), int_id(merged_id, "Resident")
         row, errors = await ctx.write(lambda s: merge(
-            s, ctx.principal, survivor_id=survivor, merged_id=merged_away, reason=reason))  # fmt: skip
+            s, ctx.principal, survivor_id=survivor, merged_id=merged_away,
+            reason=reason))  # fmt: skip
         if row is None:
             return MergeResidentsPayload(resident=None, merged=None, user_errors=errors)
         return MergeResidentsPayload(resident=Resident.from_row(row),
