@@ -35,7 +35,7 @@ from hub.access.principal import Principal, Scope
 from hub.db import Base
 from hub.errors import DomainError, NotFound
 from hub.events.service import emit
-from hub.registry import idnumber, repository
+from hub.registry import repository
 from hub.registry.models import (
     DuplicateReview,
     Household,
@@ -83,26 +83,12 @@ async def merge(
     if survivor.id == merged.id:
         raise MergeError("A resident cannot be merged into itself.", field="mergedId",
                          code="SAME_RESIDENT")  # fmt: skip
-    await _check_ids(session, survivor.id, merged.id)
     await _merge_rows(session, principal, survivor, merged, reason)
     await _refresh(session, survivor)
     emit(session, "resident.merged", "Resident", survivor.id, merged_id=merged.id,
          organization_ids=_orgs(survivor, merged))  # fmt: skip
     await access.audit(session, principal, "WRITE", "mergeResidents", [survivor.id, merged.id])
     return survivor
-
-
-async def _check_ids(session: AsyncSession, survivor_id: int, merged_id: int) -> None:
-    """Two different valid ID numbers are two people, whoever says otherwise."""
-    held: dict[int, set[str]] = {survivor_id: set(), merged_id: set()}
-    for rec in await repository.source_records(session, [survivor_id, merged_id]):
-        number = idnumber.parse(rec.payload.get("id_number"))
-        if number.valid:
-            held[rec.resident_id].add(number.value)
-    if held[survivor_id] and held[merged_id] and not held[survivor_id] & held[merged_id]:
-        raise MergeError("The two residents hold different valid ID numbers: they are two "
-                         "people. Correct the wrong number at its source first.",
-                         field="mergedId", code="DIFFERENT_ID_NUMBERS")  # fmt: skip
 
 
 async def _merge_rows(
