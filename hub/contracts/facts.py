@@ -18,9 +18,9 @@ from hub.contracts.terms import (
     InsuranceType,
     PopulationCategory,
     ResidentFacts,
-    age_on,
 )
 from hub.directory.models import OrganizationKind
+from hub.registry.golden import derived_categories
 from hub.registry.models import InsuranceType as RegistryInsuranceType
 from hub.registry.models import PopulationCategory as RegistryCategory
 from hub.registry.models import Resident
@@ -67,15 +67,9 @@ def policy_categories(registry_categories: Iterable[str]) -> frozenset[Populatio
 
 
 def age_categories(birth_date: dt.date | None, on: dt.date) -> frozenset[PopulationCategory]:
-    """Categories that follow from age on the day of the decision (0-6, 65+)."""
-    if birth_date is None or birth_date > on:
-        return frozenset()
-    age = age_on(birth_date, on)
-    if age <= 6:
-        return frozenset({PC.CHILD_0_6})
-    if age >= 65:
-        return frozenset({PC.ELDERLY_65})
-    return frozenset()
+    """Categories that follow from age on the day of the decision (0-6, 65+): the
+    registry's own definition, on the decision's day."""
+    return policy_categories(derived_categories(birth_date, on))
 
 
 def insurance_type(value: str | None) -> InsuranceType:
