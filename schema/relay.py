@@ -33,6 +33,11 @@ def from_global_id(gid: str, expected: str | None = None) -> tuple[str, str]:
     return type_name, raw
 
 
+def raw_id(gid: Any, expected: str) -> str | None:
+    """The hub's own key behind an optional global id of the expected type."""
+    return from_global_id(str(gid), expected)[1] if gid else None
+
+
 def int_id(gid: str, expected: str) -> int:
     _, raw = from_global_id(gid, expected)
     try:

@@ -14,7 +14,7 @@ from hub.errors import NotFound
 from schema.context import Context
 from schema.contracts.packages import ServicePackage
 from schema.contracts.types import Contract, ContractStatus
-from schema.relay import Connection, connection, decode_cursor, from_global_id, int_id
+from schema.relay import Connection, connection, decode_cursor, int_id, raw_id
 
 
 @strawberry.input
@@ -31,14 +31,11 @@ class ContractFilter:
     )
 
     def to_filter(self) -> repository.ContractFilter:
-        def code(gid: strawberry.ID | None, type_name: str) -> str | None:
-            return from_global_id(str(gid), type_name)[1] if gid else None
-
         return repository.ContractFilter(
             status=self.status.value if self.status else None,
             region=self.region or None,
-            organization_id=code(self.organization_id, "Organization"),
-            team_id=code(self.team_id, "Team"),
+            organization_id=raw_id(self.organization_id, "Organization"),
+            team_id=raw_id(self.team_id, "Team"),
             resident_id=int_id(self.resident_id, "Resident") if self.resident_id else None,
             household_id=int_id(self.household_id, "Household") if self.household_id else None,
             package_code=self.package_code or None,

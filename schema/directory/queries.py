@@ -8,12 +8,16 @@ import strawberry
 from strawberry.types import Info
 
 from hub.directory import service
-from hub.directory.models import Organization as OrgRow
-from hub.directory.models import Practitioner as PractitionerRow
-from hub.directory.models import Team as TeamRow
 from schema.context import Context
-from schema.directory.types import Organization, Practitioner, Team
-from schema.relay import Connection, connection, decode_cursor, from_global_id
+from schema.directory.types import (
+    Organization,
+    Practitioner,
+    Team,
+    load_organization,
+    load_practitioner,
+    load_team,
+)
+from schema.relay import Connection, connection, decode_cursor, raw_id
 from schema.scalars import OrganizationKind
 
 
@@ -29,22 +33,13 @@ class TeamFilter:
     organization_id: strawberry.ID | None = None
 
 
-def code(gid: strawberry.ID | None, type_name: str) -> str | None:
-    return from_global_id(str(gid), type_name)[1] if gid else None
-
-
-async def _get(info: Info[Context, Any], model: type[Any], key: str) -> Any:
-    return await info.context.run(lambda s: s.get(model, key))
-
-
 @strawberry.type
 class DirectoryQuery:
     @strawberry.field
     async def organization(
         self, info: Info[Context, Any], id: strawberry.ID
     ) -> Organization | None:
-        row = await _get(info, OrgRow, code(id, "Organization") or "")
-        return Organization.from_row(row) if row else None
+        return await load_organization(info, raw_id(id, "Organization"))
 
     @strawberry.field
     async def organizations(
@@ -67,8 +62,7 @@ class DirectoryQuery:
     async def practitioner(
         self, info: Info[Context, Any], id: strawberry.ID
     ) -> Practitioner | None:
-        row = await _get(info, PractitionerRow, code(id, "Practitioner") or "")
-        return Practitioner.from_row(row) if row else None
+        return await load_practitioner(info, raw_id(id, "Practitioner"))
 
     @strawberry.field
     async def practitioners(
@@ -82,7 +76,7 @@ class DirectoryQuery:
         rows, total, more = await ctx.run(
             lambda s: service.list_practitioners(
                 s,
-                code(organization_id, "Organization"),
+                raw_id(organization_id, "Organization"),
                 after=decode_cursor(after),
                 limit=ctx.page_size(first),
             )
@@ -91,8 +85,7 @@ class DirectoryQuery:
 
     @strawberry.field
     async def team(self, info: Info[Context, Any], id: strawberry.ID) -> Team | None:
-        row = await _get(info, TeamRow, code(id, "Team") or "")
-        return Team.from_row(row) if row else None
+        return await load_team(info, raw_id(id, "Team"))
 
     @strawberry.field
     async def teams(
@@ -104,7 +97,7 @@ class DirectoryQuery:
     ) -> Connection[Team]:
         ctx, f = info.context, filter or TeamFilter()
         flt = service.TeamFilter(
-            region=f.region, organization_id=code(f.organization_id, "Organization")
+            region=f.region, organization_id=raw_id(f.organization_id, "Organization")
         )
         rows, total, more = await ctx.run(
             lambda s: service.list_teams(

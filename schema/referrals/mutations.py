@@ -22,7 +22,7 @@ from schema.referrals.types import (
     ReferralPriority,
     ReferralUrgency,
 )
-from schema.relay import from_global_id, int_id
+from schema.relay import int_id, raw_id
 
 
 @strawberry.enum(name="PrescriptionDurationUnit")
@@ -83,8 +83,8 @@ class CreateReferralInput:
     prescriptions: list[PrescriptionInput] = strawberry.field(default_factory=list)
 
     def command(self) -> service.NewReferral:
-        team = _code(self.to_team_id, "Team") or _code(self.from_team_id, "Team")
-        hospital = _code(self.from_organization_id, "Organization") or _code(
+        team = raw_id(self.to_team_id, "Team") or raw_id(self.from_team_id, "Team")
+        hospital = raw_id(self.from_organization_id, "Organization") or raw_id(
             self.to_organization_id, "Organization"
         )
         if team is None:
@@ -159,10 +159,6 @@ class CompleteReferralPayload:
 class PublishCapacityPayload:
     capacity: Capacity | None
     user_errors: list[UserError]
-
-
-def _code(gid: Any, type_name: str) -> str | None:
-    return from_global_id(str(gid), type_name)[1] if gid else None
 
 
 def _rid(gid: strawberry.ID) -> int:
@@ -277,7 +273,7 @@ class ReferralMutation:
             lambda s: capacity.publish(
                 s,
                 ctx.principal,
-                organization_id=_code(input.organization_id, "Organization") or "",
+                organization_id=raw_id(input.organization_id, "Organization") or "",
                 day=input.date,
                 department=input.department,
                 expert_slots=input.expert_slots,

@@ -20,7 +20,7 @@ from schema.referrals.types import (
     ReferralStatus,
     WorkItem,
 )
-from schema.relay import Connection, connection, decode_cursor, from_global_id, int_id
+from schema.relay import Connection, connection, decode_cursor, int_id, raw_id
 
 
 @strawberry.input
@@ -34,18 +34,14 @@ class ReferralFilter:
     resident_id: strawberry.ID | None = None
 
 
-def code(gid: Any, type_name: str) -> str | None:
-    return from_global_id(str(gid), type_name)[1] if gid else None
-
-
 def to_filter(f: ReferralFilter | None) -> repository.ReferralFilter:
     if f is None:
         return repository.ReferralFilter()
     return repository.ReferralFilter(
         status=f.status.value if f.status else None,
         direction=f.direction.value if f.direction else None,
-        organization_id=code(f.organization_id, "Organization"),
-        team_id=code(f.team_id, "Team"),
+        organization_id=raw_id(f.organization_id, "Organization"),
+        team_id=raw_id(f.team_id, "Team"),
         resident_id=int_id(str(f.resident_id), "Resident") if f.resident_id else None,
     )
 
@@ -99,7 +95,7 @@ class ReferralQuery:
         self, info: Info[Context, Any], team_id: strawberry.ID
     ) -> list[WorkItem]:
         ctx = info.context
-        team = code(team_id, "Team") or ""
+        team = raw_id(team_id, "Team") or ""
         rows = await ctx.run(lambda s: service.work_list(s, ctx.principal, team))
         audit(info, "teamWorkList", rows)
         out = []
@@ -127,6 +123,6 @@ class ReferralQuery:
             raise InvalidInput(
                 "Ask for at most a year, start ≤ end.", field="end", code="INVALID_RANGE"
             )
-        org = code(organization_id, "Organization") or ""
+        org = raw_id(organization_id, "Organization") or ""
         rows = await ctx.run(lambda s: capacity.days(s, ctx.principal, org, start, end))
         return [Capacity.from_row(r) for r in rows]

@@ -12,7 +12,7 @@ from hub.registry.repository import ResidentFilter as Filter
 from schema.context import Context
 from schema.registry.linkage import LinkageQuery
 from schema.registry.types import Resident
-from schema.relay import Connection, connection, decode_cursor, int_id
+from schema.relay import Connection, connection, decode_cursor, int_id, raw_id
 from schema.scalars import IdentifierSystem, InsuranceType, PopulationCategory
 
 
@@ -28,19 +28,13 @@ class ResidentFilter:
         default=strawberry.UNSET, description="With (true) or without (false) an active contract.")
 
 
-def _code(gid: Any, type_name: str) -> str | None:
-    from schema.relay import from_global_id
-
-    return from_global_id(str(gid), type_name)[1] if gid else None
-
-
 def to_filter(f: ResidentFilter | None) -> Filter:
     if f is None:
         return Filter()
     return Filter(
         name=f.name or None,
-        organization_id=_code(f.organization_id, "Organization"),
-        team_id=_code(f.team_id, "Team"),
+        organization_id=raw_id(f.organization_id, "Organization"),
+        team_id=raw_id(f.team_id, "Team"),
         category=f.category.value if f.category else None,
         region=f.region or None,
         insurance_type=f.insurance_type.value if f.insurance_type else None,
