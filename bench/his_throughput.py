@@ -93,6 +93,9 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, object]:
     proc = await asyncio.create_subprocess_exec(*cmd, stdout=subprocess.PIPE)
     out, _ = await proc.communicate()
     hub_cpu = time.process_time() - started
+    import resource
+    sender_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    sender_cpu = sender_cpu.ru_utime + sender_cpu.ru_stime
     summary = json.loads(out)
     await service.stop()
     async with hub.db.reader() as session:
@@ -114,6 +117,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, object]:
         "batches": service.intake.batches,
         "mean_batch": round(service.intake.committed / max(1, service.intake.batches), 1),
         "hub_cpu_ms_per_message": round(hub_cpu * 1000 / max(1, summary["sent"]), 3),
+        "sender_cpu_ms_per_message": round(sender_cpu * 1000 / max(1, summary["sent"]), 3),
         "logged": logged,
         "applied": applied,
         "source_records": sources,

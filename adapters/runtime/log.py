@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, func, insert, or_, select, update
+from sqlalchemy import Row, Table, func, insert, or_, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.runtime.models import (
@@ -37,30 +37,27 @@ async def originals(
 ) -> list[Row[Any]]:
     """Messages already logged (not themselves duplicates) with one of these ids or hashes."""
     cids, sums = list(set(control_ids)), list(set(hashes))
-    conditions = []
-    if cids:
-        conditions.append(InboundMessage.control_id.in_(cids))
-    if sums:
-        conditions.append(InboundMessage.payload_hash.in_(sums))
-    if not conditions:
-        return []
-    rows = await session.execute(
-        select(
-            InboundMessage.id,
-            InboundMessage.control_id,
-            InboundMessage.payload_hash,
-            InboundMessage.status,
-            InboundMessage.ack_code,
-            InboundMessage.error_code,
-            InboundMessage.error_text,
-        )
-        .where(
-            InboundMessage.adapter == adapter,
-            InboundMessage.duplicate_of_id.is_(None),
-            or_(*conditions),
-        )
-        .order_by(InboundMessage.id)
+    columns = (
+        InboundMessage.id,
+        InboundMessage.control_id,
+        InboundMessage.payload_hash,
+        InboundMessage.status,
+        InboundMessage.ack_code,
+        InboundMessage.error_code,
+        InboundMessage.error_text,
     )
+    base = (InboundMessage.adapter == adapter, InboundMessage.duplicate_of_id.is_(None))
+    # One indexed lookup per column, not `control_id IN .. OR payload_hash IN ..`, which
+    # SQLite answers by scanning the adapter's whole log.
+    lookups = [
+        select(*columns).where(*base, column.in_(values))
+        for column, values in ((InboundMessage.control_id, cids), (InboundMessage.payload_hash, sums))
+        if values
+    ]
+    if not lookups:
+        return []
+    query = lookups[0] if len(lookups) == 1 else union(*lookups).subquery().select()
+    rows = await session.execute(query.order_by(query.selected_columns.id))
     found: list[Row[Any]] = list(rows.all())  # type: ignore[arg-type]
     return found
 

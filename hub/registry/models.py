@@ -156,6 +156,10 @@ class BlockingKey(Base):
         ForeignKey("source_record.id", ondelete="CASCADE"), primary_key=True
     )
 
+    # Re-keying a record (an update, a merge, an unmerge) deletes its keys by record: new
+    # records' ids only grow, so this index is appended to, not written at random.
+    __table_args__ = (Index("ix_blocking_key_record", "source_record_id"),)
+
 
 class ResidentCategory(Base):
     """Stored population categories (人群类型), one row each so filters use an index.
