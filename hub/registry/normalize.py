@@ -25,6 +25,22 @@ UNKNOWN_TEXT = frozenset({
     "不详", "无", "未知", "暂无", "不明", "空", "无名氏", "未填", "待定", "待补", "测试", "其他",
     "null", "none", "nan", "n/a", "na", "unknown", "test", "-", "--", "/", ".", "0",
 })  # fmt: skip
+# Patterns of the hot paths, compiled once (every record passes through them).
+_NON_DIGIT = re.compile(r"\D")
+_DIGIT_GROUP = re.compile(r"\d+")
+_DIGIT_RUN = re.compile(r"(\d)\1{6,}")
+_CHAR_RUN = re.compile(r"(.)\1{6,}")
+_IDENTIFIER_SEPARATORS = re.compile(r"[\s\-_.·/]")
+_PHONE_LIST = re.compile(r"[/,;、|]")
+_EXTENSION = re.compile(r"(?:转|ext\.?|x)\s*\d+$", re.I)
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+_LOCAL = re.compile(r"[2-9]\d{6,7}")
+_ADDRESS_PUNCTUATION = re.compile(r"[\s,，。、:：;；\"'“”]")
+_ROOM_SUFFIX = re.compile(r"(\d+)(?:室|房)$")
+_UNIT_WORD = re.compile(r"(\d+)单元")
+_TOWN_WORDS = re.compile(r"街道|镇|乡|社区|村委会?|区")
+_NOT_UNIT = re.compile(r"[^\d\-栋层]")
+_DATE_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:\D|$)")
 # Numbers callers give when they have none (China Mobile's service line among them).
 _FILLER_NUMBERS = frozenset({"13800138000", "12345678901", "10086", "10010", "110", "120"})
 
@@ -32,10 +48,10 @@ _FILLER_NUMBERS = frozenset({"13800138000", "12345678901", "10086", "10010", "11
 def is_filler_number(value: str, *, sequences: bool = True) -> bool:
     """A run of one digit (0000000…), few distinct digits, or (`sequences`) a counting run
     no ID number can contain (its date part breaks any run of seven)."""
-    digits = re.sub(r"\D", "", value)
+    digits = _NON_DIGIT.sub("", value)
     if not digits or digits in _FILLER_NUMBERS:
         return True
-    if len(set(digits)) <= 2 or re.search(r"(\d)\1{6,}", digits):
+    if len(set(digits)) <= 2 or _DIGIT_RUN.search(digits):
         return True
     runs = ("1234567", "2345678", "3456789", "9876543", "7654321")
     return sequences and any(run in digits for run in runs)
@@ -62,8 +78,8 @@ def clean_identifier(raw: str | None) -> str | None:
     """Cards and record numbers (医保卡号, 健康档案号): half-width, no separators, upper."""
     if raw is None:
         return None
-    value = re.sub(r"[\s\-_.·/]", "", unicodedata.normalize("NFKC", raw)).upper()
-    if len(value) < 4 or len(set(value)) <= 2 or re.search(r"(.)\1{6,}", value):
+    value = _IDENTIFIER_SEPARATORS.sub("", unicodedata.normalize("NFKC", raw)).upper()
+    if len(value) < 4 or len(set(value)) <= 2 or _CHAR_RUN.search(value):
         return None  # "0000", "AAAAAAAA": a filler
     if any(run in value for run in ("1234567", "2345678", "3456789", "9876543", "7654321")):
         return None
@@ -336,13 +352,13 @@ def normalize_phone(raw: str | None) -> Phone | None:
     if not raw:
         return None
     text = unicodedata.normalize("NFKC", raw).strip()
-    if re.search(r"[/,;、|]", text):  # "138..../020-...": the first usable one
-        for part in re.split(r"[/,;、|]", text):
+    if _PHONE_LIST.search(text):  # "138..../020-...": the first usable one
+        for part in _PHONE_LIST.split(text):
             phone = normalize_phone(part)
             if phone is not None and phone.usable:
                 return phone
-    text = re.split(r"(?:转|ext\.?|x)\s*\d+$", text, flags=re.I)[0]
-    digits = re.sub(r"\D", "", text)
+    text = _EXTENSION.split(text)[0]
+    digits = _NON_DIGIT.sub("", text)
     if not digits:
         return None
     if text.startswith("+86") or digits.startswith("0086"):
@@ -353,17 +369,17 @@ def normalize_phone(raw: str | None) -> Phone | None:
         digits = digits[2:]
     if is_filler_number(digits, sequences=False):
         return Phone(digits, PhoneKind.INVALID)
-    if re.fullmatch(r"1[3-9]\d{9}", digits):
+    if _MOBILE.fullmatch(digits):
         return Phone(digits, PhoneKind.MOBILE)
     # Landline with an extension written as a dash suffix: 020-34019378-123.
     if _LANDLINE.fullmatch(digits):
         return Phone(digits, PhoneKind.LANDLINE)
-    parts = re.findall(r"\d+", text)
+    parts = _DIGIT_GROUP.findall(text)
     if len(parts) >= 3 and parts[0].startswith("0") and len(parts[-1]) <= 4:
         without_extension = "".join(parts[:-1])
         if _LANDLINE.fullmatch(without_extension):
             return Phone(without_extension, PhoneKind.LANDLINE)
-    if re.fullmatch(r"[2-9]\d{6,7}", digits):
+    if _LOCAL.fullmatch(digits):
         return Phone(digits, PhoneKind.LOCAL)
     return Phone(digits, PhoneKind.INVALID)
 
@@ -462,9 +478,14 @@ class Address:
 
 def strip_admin_prefix(text: str) -> str:
     """Drop leading 省/市/区/县 names, with or without suffix (广东省广州市番禺区, 温州)."""
-    full, short, longest = _admin_names()
+    full, short, _ = _admin_names()
+    sizes_by_head = _admin_sizes()
+    stop = _NOT_AFTER_SHORT + _ADMIN_SUFFIXES
     for _ in range(4):
-        for size in range(min(longest, len(text) - 2), 1, -1):
+        # Longest first, and only the lengths some name starting like the text has.
+        for size in sizes_by_head.get(text[:2], ()):
+            if size > len(text) - 2:
+                continue
             head = text[:size]
             if head in full:
                 # 广州市桥街道 is 广州 + 市桥街道: keep the 市 when the rest would
@@ -473,12 +494,22 @@ def strip_admin_prefix(text: str) -> str:
                     size -= 1
                 text = text[size:]
                 break
-            if head in short and not text[size:].startswith(_NOT_AFTER_SHORT + _ADMIN_SUFFIXES):
+            if head in short and not text[size:].startswith(stop):
                 text = text[size:]
                 break
         else:
             return text
     return text
+
+
+@lru_cache(maxsize=1)
+def _admin_sizes() -> dict[str, tuple[int, ...]]:
+    """First two characters -> the lengths (longest first) of the names starting so."""
+    full, short, _ = _admin_names()
+    sizes: dict[str, set[int]] = {}
+    for name in full | short:
+        sizes.setdefault(name[:2], set()).add(len(name))
+    return {head: tuple(sorted(found, reverse=True)) for head, found in sizes.items()}
 
 
 def normalize_address(raw: str | None) -> Address | None:
@@ -490,12 +521,12 @@ def normalize_address(raw: str | None) -> Address | None:
 @lru_cache(maxsize=65536)  # a household's members share an address, often written alike
 def _normalize_address(raw: str) -> Address | None:
     text = to_simplified(unicodedata.normalize("NFKC", raw))
-    text = re.sub(r"[\s,，。、:：;；\"'“”]", "", text)
+    text = _ADDRESS_PUNCTUATION.sub("", text)
     text = text.replace("中国", "", 1) if text.startswith("中国") else text
     text = _CN_NUM.sub(lambda m: _cn_number(m.group(1)), text)
     text = _BUILDING.sub(r"\1栋", text)
-    text = re.sub(r"(\d+)(?:室|房)$", r"\1", text)
-    text = re.sub(r"(\d+)单元", r"\1-", text)
+    text = _ROOM_SUFFIX.sub(r"\1", text)
+    text = _UNIT_WORD.sub(r"\1-", text)
     text = strip_admin_prefix(text)
     if len(text) < 2 or text.lower() in UNKNOWN_TEXT or text.startswith(("不详", "无固定", "未知")):
         return None
@@ -507,9 +538,9 @@ def _normalize_address(raw: str) -> Address | None:
         m = found[-1]
         road = m.group("road")
         # The road match may swallow the township; keep only what follows it.
-        road = re.split(r"街道|镇|乡|社区|村委会?|区", road)[-1] or road
+        road = _TOWN_WORDS.split(road)[-1] or road
         street = f"{road}{m.group('no')}号"
-        unit = re.sub(r"[^\d\-栋层]", "", text[m.end() :]) or None
+        unit = _NOT_UNIT.sub("", text[m.end() :]) or None
     return Address(text=text, township=township, street=street, unit=unit)
 
 
@@ -542,7 +573,7 @@ def parse_date(raw: str | dt.date | None) -> dt.date | None:
         return None
     if m := _DATE_YMD.match(text):
         return _safe_date(int(m[1]), int(m[2]), int(m[3]))
-    if m := re.match(r"^(\d{4})(\d{2})(\d{2})(?:\D|$)", text):
+    if m := _DATE_COMPACT.match(text):
         return _safe_date(int(m[1]), int(m[2]), int(m[3]))
     if m := _DATE_DMY.match(text):
         return _safe_date(int(m[3]), int(m[2]), int(m[1])) or _safe_date(
