@@ -39,20 +39,24 @@ def _prepare(rows: list[dict[str, Any]]) -> list[Any]:
     return [prepare(*ResidentRecord.lenient(r)) for r in rows]
 
 
-def split(residents: int, batch: int, seed: int) -> Iterator[tuple[str, dict[str, Any]]]:
+def split(residents: int, batch: int, seed: int) -> Iterator[tuple[str, dict[str, Any], str]]:
     """("prefill" | "batch", record): the first record of each of the first `residents`
-    people prefills; later records of the last 5,000 of them and records of new people
-    make the batch, up to `batch` records."""
+    people prefills; the batch is half later records of the registry's last 10,000 people
+    (LINKED when all goes well) and half records of people not in it (NEW, then LINKED
+    to each other), whatever the registry's size, so that batches are alike."""
     seen: set[str] = set()
-    in_batch = 0
+    known = new = 0
     for record, pid in generate(residents + batch, seed):
         n = int(pid[1:])
         if n <= residents and pid not in seen:
             seen.add(pid)
-            yield "prefill", record
-        elif in_batch < batch and (n > residents - 5000):
-            in_batch += 1
-            yield "batch", record
+            yield "prefill", record, pid
+        elif residents - 10_000 < n <= residents and known < batch // 2:
+            known += 1
+            yield "batch", record, pid
+        elif n > residents and new < batch - batch // 2:
+            new += 1
+            yield "batch", record, pid
 
 
 async def _write(url: str, prepared: list[Any], priority: list[str], first_id: int) -> None:
@@ -104,7 +108,7 @@ def prefill(residents: int, batch: int, out: Path, seed: int) -> None:
             multiprocessing.get_context("fork").Pool(2) as pool:  # fmt: skip
         chunk: list[dict[str, Any]] = []
         pending = []
-        for kind, record in split(residents, batch, seed):
+        for kind, record, _ in split(residents, batch, seed):
             if kind == "batch":
                 fb.write(json.dumps(record, ensure_ascii=False) + "\n")
                 continue
@@ -128,17 +132,88 @@ def prefill(residents: int, batch: int, out: Path, seed: int) -> None:
           f" batch: {out}-batch.jsonl")  # fmt: skip
 
 
+def batch_only(residents: int, batch: int, out: Path, seed: int) -> None:
+    """Write STEM-batch.jsonl again (the prefilled database depends only on the seed)."""
+    with open(f"{out}-batch.jsonl", "w", encoding="utf-8") as fb, \
+            open(f"{out}-batch-truth.csv", "w", encoding="utf-8") as ft:  # fmt: skip
+        ft.write("source,source_id,true_person\n")
+        for kind, record, pid in split(residents, batch, seed):
+            if kind == "batch":
+                fb.write(json.dumps(record, ensure_ascii=False) + "\n")
+                ft.write(f"{record['source']},{record['source_id']},{pid}\n")
+
+
+_ONE_RUN = """
+import asyncio, json, sys
+from pathlib import Path
+from hub.logs import configure
+from hub.migrate import upgrade
+from hub.registry.linkfile import link_file
+configure("WARNING", False)
+url, batch, out = sys.argv[1:4]
+upgrade(url)
+r = asyncio.run(link_file(Path(batch), Path(out), url))
+print(json.dumps({"records": r.records, "seconds": r.seconds, "outcomes": dict(r.outcomes)}))
+"""
+
+
+def run(db: Path, batch: Path, repeat: int) -> None:
+    """Link `batch` into a copy of the prefilled `db`, `repeat` times; the median time.
+    The copy is written to disk before each run (else the kernel writes the copy's
+    2 GB back while the run is timed), and read once so that it starts warm, as a
+    running hub's database is."""
+    import os
+    import shutil
+    import statistics
+    import subprocess
+
+    work = db.with_name(db.stem + "-run.db")
+    times = []
+    for _ in range(repeat):
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{work}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(db, work)
+        os.sync()
+        with open(work, "rb") as fh:
+            while fh.read(1 << 24):
+                pass
+        time.sleep(1)
+        url = f"sqlite+aiosqlite:///{work.resolve()}"
+        clusters = db.with_name(db.stem + "-clusters.csv")
+        done = subprocess.run([sys.executable, "-c", _ONE_RUN, url, str(batch), str(clusters)],
+                              check=True, capture_output=True, text=True)  # fmt: skip
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        times.append(result["seconds"])
+        print(f"{result['records']:,} records in {result['seconds']:.2f} s "
+              f"({result['seconds'] * 1000 / result['records']:.3f} ms each) {result['outcomes']}",
+              flush=True)  # fmt: skip
+    median = statistics.median(times)
+    print(f"median {median:.2f} s over {repeat} runs: "
+          f"{median * 1000 / result['records']:.3f} ms per record")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("prefill")
-    p.add_argument("--residents", type=int, default=1_000_000)
-    p.add_argument("--batch", type=int, default=10_000)
-    p.add_argument("--seed", type=int, default=3)
-    p.add_argument("--out", type=Path, required=True, help="path stem: STEM.db, STEM-batch.jsonl")
+    b = sub.add_parser("batch", help="write the batch file only, for a prefilled registry")
+    for q in (p, b):
+        q.add_argument("--residents", type=int, default=1_000_000)
+        q.add_argument("--batch", type=int, default=10_000)
+        q.add_argument("--seed", type=int, default=3)
+        q.add_argument("--out", type=Path, required=True,
+                       help="path stem: STEM.db, STEM-batch.jsonl")  # fmt: skip
+    r = sub.add_parser("run", help="time linking the batch into copies of the registry")
+    r.add_argument("--out", type=Path, required=True, help="path stem: STEM.db, STEM-batch.jsonl")
+    r.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    prefill(args.residents, args.batch, args.out, args.seed)
+    if args.cmd == "run":
+        run(args.out.with_suffix(".db"), Path(f"{args.out}-batch.jsonl"), args.repeat)
+    elif args.cmd == "batch":
+        batch_only(args.residents, args.batch, args.out, args.seed)
+    else:
+        prefill(args.residents, args.batch, args.out, args.seed)
 
 
 if __name__ == "__main__":

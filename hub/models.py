@@ -21,6 +21,7 @@ from hub.referrals.models import (
 )
 from hub.registry.models import (
     BlockingKey,
+    BlockingKeyRecent,
     Household,
     Resident,
     ResidentCategory,
@@ -38,7 +39,8 @@ from adapters.runtime.models import (  # noqa: E402
 )
 
 __all__ = [
-    "AuditEvent", "Base", "BlockingKey", "Client", "Contract", "ContractPackage", "ContractPeriod",
+    "AuditEvent", "Base", "BlockingKey", "BlockingKeyRecent", "Client", "Contract",
+    "ContractPackage", "ContractPeriod",
     "ContractSequence", "ServiceDelivery", "Event", "Household", "Organization",
     "Practitioner", "Resident", "ResidentCategory", "ResidentIdentifier", "SourceRecord", "Team", "TeamMember",
     "Encounter", "Observation", "AdapterSwitch", "Checkpoint", "InboundMessage", "OutboundMessage",

@@ -27,7 +27,7 @@ from hub.registry.golden import Refreshed
 from hub.registry.linking import LinkOutcome
 from hub.registry.matching import Features
 from hub.registry.models import (
-    BlockingKey,
+    BlockingKeyRecent,
     DuplicateReview,
     Resident,
     ResidentCategory,
@@ -41,7 +41,7 @@ from hub.registry.service import RegistryService, refreshed
 
 R = cast(Table, Resident.__table__)
 S = cast(Table, SourceRecord.__table__)
-BK = cast(Table, BlockingKey.__table__)
+BKR = cast(Table, BlockingKeyRecent.__table__)
 RI = cast(Table, ResidentIdentifier.__table__)
 RC = cast(Table, ResidentCategory.__table__)
 DR = cast(Table, DuplicateReview.__table__)
@@ -180,7 +180,7 @@ class BulkLinker:
         handles = sorted({it.target for it in items if it.target < 0}, reverse=True)
         ids = {it.target: it.target for it in items if it.target > 0}
         ids.update(zip(handles, await allocate_ids(session, R, len(handles)), strict=True))
-        await self._write_updates(session, items, now)
+        written = await self._write_updates(session, items, now)
         fresh = [it for it in items if it.source_record_id is None and it.first is None]
         for it, sid in zip(fresh, await allocate_ids(session, S, len(fresh)), strict=True):
             it.source_record_id = sid
@@ -204,7 +204,7 @@ class BulkLinker:
             await insert_rows(session, S, [self._source_row(it, latest, ids, now) for it in fresh])
         keys = {(k, it.source_record_id) for it in fresh
                 for k in latest[it.source_record_id or 0].p.keys}  # fmt: skip
-        await insert_rows(session, BK,
+        await insert_rows(session, BKR,
                           [{"key": k, "source_record_id": s} for k, s in keys])  # fmt: skip
         reviews = [self._review(it, ids, now) for it in fresh if it.outcome is LinkOutcome.REVIEW]
         if reviews := [r for r in reviews if r is not None]:
@@ -218,6 +218,7 @@ class BulkLinker:
              {"source": it.p.source, "outcome": it.outcome.value})
             for it in items])  # fmt: skip
         await access.audit(session, self.principal, "WRITE", self.operation, set(ids.values()))
+        await mpi_index.note_written(session, written + len(keys))
         return ids
 
     def _source_row(
@@ -251,16 +252,14 @@ class BulkLinker:
 
     async def _write_updates(
         self, session: AsyncSession, items: list[_Item], now: dt.datetime
-    ) -> None:
-        """Records already stored: new payload and features, re-keyed."""
+    ) -> int:
+        """Records already stored: new payload and features, re-keyed. Returns the keys
+        written."""
         ups = {it.source_record_id: it for it in items
                if it.source_record_id is not None and it.first is None}  # fmt: skip
         if not ups:
-            return
-        ids = list(ups)
-        await session.execute(
-            delete(BK).where(mpi_index.one_of(session, BK.c.source_record_id, ids))
-        )
+            return 0
+        await mpi_index.unindex_records(session, list(ups))
         stmt = update(S).where(S.c.id == bindparam("b_id")).values(
             payload=bindparam("b_payload"), features=bindparam("b_features"),
             flags=bindparam("b_flags"), updated_at=bindparam("b_updated"))  # fmt: skip
@@ -269,8 +268,9 @@ class BulkLinker:
              "b_flags": it.p.flags, "b_updated": now} for sid, it in ups.items()])  # fmt: skip
         keys = {(k, sid) for sid, it in ups.items() for k in it.p.keys}
         if keys:
-            await session.execute(insert(BK),
-                                  [{"key": k, "source_record_id": s} for k, s in keys])  # fmt: skip
+            await insert_rows(session, BKR,
+                              [{"key": k, "source_record_id": s} for k, s in keys])  # fmt: skip
+        return len(keys)
 
     async def _refresh(self, session: AsyncSession, resident_ids: set[int]) -> None:
         """Golden record, identifiers and categories of stored residents that got records."""
@@ -283,14 +283,21 @@ class BulkLinker:
             .where(mpi_index.one_of(session, S.c.resident_id, ids)).order_by(S.c.id))  # fmt: skip
         for rid, sid, source, payload, received in rows:
             records[rid].append(_Src(sid, source, payload, _aware(received)))
-        found = await session.execute(select(R.c.id, R.c.address_region, R.c.insurance_type)
+        columns = [c for c in _GOLDEN_COLUMNS if c in R.c]
+        found = await session.execute(select(R.c.id, *(R.c[c] for c in columns))
                                       .where(mpi_index.one_of(session, R.c.id, ids)))  # fmt: skip
-        current = {rid: (region, ins) for rid, region, ins in found}
-        await session.execute(delete(RI).where(
-            mpi_index.one_of(session, RI.c.resident_id, ids)))  # fmt: skip
-        await session.execute(delete(RC).where(
-            mpi_index.one_of(session, RC.c.resident_id, ids)))  # fmt: skip
-        await self._store_golden(session, records, current, insert_new=False)
+        stored = {row[0]: dict(zip(columns, row[1:], strict=True)) for row in found}
+        current = {rid: (v["address_region"], v["insurance_type"]) for rid, v in stored.items()}
+        held: dict[int, _Held] = {rid: _Held(v, set(), set()) for rid, v in stored.items()}
+        for rid, system, value in await session.execute(
+            select(RI.c.resident_id, RI.c.system, RI.c.value)
+            .where(mpi_index.one_of(session, RI.c.resident_id, ids))):  # fmt: skip
+            held[rid].identifiers.add((system, value))
+        for rid, category in await session.execute(
+            select(RC.c.resident_id, RC.c.category)
+            .where(mpi_index.one_of(session, RC.c.resident_id, ids))):  # fmt: skip
+            held[rid].categories.add(category)
+        await self._store_golden(session, records, current, insert_new=False, held=held)
 
     async def _store_golden(
         self,
@@ -299,14 +306,20 @@ class BulkLinker:
         current: dict[int, tuple[str | None, str | None]],
         *,
         insert_new: bool,
+        held: dict[int, _Held] | None = None,
     ) -> None:
         """Compute each resident's golden record (`service.refreshed`, as the API does) and
-        write it with its identifiers and categories: INSERT new residents, else UPDATE."""
+        write it with its identifiers and categories: INSERT new residents; for stored ones
+        (`held`: what is stored now) write only what changed. A further record of someone
+        known mostly changes nothing indexed, and in a large registry every row or index
+        entry rewritten is a page written at a random place."""
         if not records:
             return
         rows: list[dict[str, Any]] = []
         identifiers: list[dict[str, Any]] = []
         categories: list[dict[str, Any]] = []
+        gone_identifiers: list[dict[str, Any]] = []
+        gone_categories: list[dict[str, Any]] = []
         priority = self.registry.priority
         now = dt.datetime.now(dt.UTC)
         for rid, recs in records.items():
@@ -319,18 +332,47 @@ class BulkLinker:
             else:
                 r = refreshed(recs, priority, region, insurance)
                 values = r.values
-            rows.append({"id": rid, **values})
+            before = held.get(rid) if held is not None else None
+            if before is None:
+                rows.append({"id": rid, **values})
+                identifiers += [{"resident_id": rid, "system": s, "value": v}
+                                for s, v in sorted(r.identifiers)]  # fmt: skip
+                categories += [{"resident_id": rid, "category": c} for c in sorted(r.categories)]
+                continue
+            changed = {k: v for k, v in values.items() if k != "updated_at"
+                       and (k not in before.values or before.values[k] != v)}  # fmt: skip
+            if changed:
+                rows.append({"id": rid, **changed, "updated_at": values["updated_at"]})
             identifiers += [{"resident_id": rid, "system": s, "value": v}
-                            for s, v in sorted(r.identifiers)]  # fmt: skip
-            categories += [{"resident_id": rid, "category": c} for c in sorted(r.categories)]
+                            for s, v in sorted(r.identifiers - before.identifiers)]  # fmt: skip
+            gone = sorted(before.identifiers - r.identifiers)
+            gone_identifiers += [{"b_r": rid, "b_s": s, "b_v": v} for s, v in gone]
+            categories += [{"resident_id": rid, "category": c}
+                           for c in sorted(set(r.categories) - before.categories)]  # fmt: skip
+            gone_categories += [{"b_r": rid, "b_c": c}
+                                for c in sorted(before.categories - set(r.categories))]  # fmt: skip
         if insert_new:
             await insert_rows(session, R, [{**row, "status": "ACTIVE", "created_at": now}
                                            for row in rows])  # fmt: skip
         else:
-            columns = [k for k in rows[0] if k != "id"]
-            stmt = update(R).where(R.c.id == bindparam("b_id")).values(
-                {c: bindparam(f"b_{c}") for c in columns})  # fmt: skip
-            await session.execute(stmt, [{f"b_{k}": v for k, v in row.items()} for row in rows])
+            # One UPDATE per set of changed columns: an index is rewritten only when a
+            # column it holds is set.
+            by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+            for row in rows:
+                by_columns[tuple(sorted(k for k in row if k != "id"))].append(row)
+            for columns, group in by_columns.items():
+                stmt = update(R).where(R.c.id == bindparam("b_id")).values(
+                    {c: bindparam(f"b_{c}") for c in columns})  # fmt: skip
+                await session.execute(stmt, [{f"b_{k}": v for k, v in row.items()}
+                                             for row in group])  # fmt: skip
+        if gone_identifiers:
+            await session.execute(delete(RI).where(
+                RI.c.resident_id == bindparam("b_r"), RI.c.system == bindparam("b_s"),
+                RI.c.value == bindparam("b_v")), gone_identifiers)  # fmt: skip
+        if gone_categories:
+            await session.execute(delete(RC).where(
+                RC.c.resident_id == bindparam("b_r"), RC.c.category == bindparam("b_c")),
+                gone_categories)  # fmt: skip
         await insert_rows(session, RI, identifiers)
         await insert_rows(session, RC, categories)
 
@@ -341,6 +383,23 @@ class BulkLinker:
         rows = await session.execute(select(R.c.id, R.c.organization_id)
                                      .where(wanted, R.c.organization_id.is_not(None)))  # fmt: skip
         return {rid: [org] for rid, org in rows}
+
+
+# The golden record's columns `golden.refreshed` computes (updated_at aside).
+_GOLDEN_COLUMNS = (
+    "name", "sex", "birth_date", "id_number", "insurance_card", "health_record_no",
+    "birth_certificate_no", "address_text", "address_region", "insurance_type",
+    "mother_id_number", "phones", "guardian", "id_number_flags", "provenance",
+)  # fmt: skip
+
+
+@dataclass(slots=True)
+class _Held:
+    """What a stored resident's golden record, identifiers and categories are now."""
+
+    values: dict[str, Any]
+    identifiers: set[tuple[str, str]]
+    categories: set[str]
 
 
 async def insert_rows(session: AsyncSession, table: Any, rows: list[dict[str, Any]]) -> None:

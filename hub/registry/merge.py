@@ -53,6 +53,7 @@ from hub.registry.models import (
 OWNED_TABLES = frozenset({
     "resident", "resident_identifier", "resident_category", "source_record",
     "duplicate_review", "link_separation", "resident_merge", "blocking_key",
+    "blocking_key_recent",
 })  # fmt: skip
 
 # Other domains may add (session, survivor_id, merged_id) callbacks run after a merge.

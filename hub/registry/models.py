@@ -147,7 +147,12 @@ class SourceRecord(Base):
 
 
 class BlockingKey(Base):
-    """Matcher candidate index: blocking key → source record (and its resident)."""
+    """Matcher candidate index: blocking key → source record (and its resident).
+
+    The large, settled part. New keys go to `BlockingKeyRecent` and are merged in here in
+    key order now and then (`hub.registry.mpi_index.compact`): inserting at random places
+    of a big index dirties a page per key, and writing those pages back was most of the
+    cost of linking a record into a registry of millions."""
 
     __tablename__ = "blocking_key"
 
@@ -159,6 +164,20 @@ class BlockingKey(Base):
     # Re-keying a record (an update, a merge, an unmerge) deletes its keys by record: new
     # records' ids only grow, so this index is appended to, not written at random.
     __table_args__ = (Index("ix_blocking_key_record", "source_record_id"),)
+
+
+class BlockingKeyRecent(Base):
+    """Keys written since the last merge into `BlockingKey`; small, so it stays cached.
+    Lookups read both tables."""
+
+    __tablename__ = "blocking_key_recent"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    source_record_id: Mapped[int] = mapped_column(
+        ForeignKey("source_record.id", ondelete="CASCADE"), primary_key=True
+    )
+
+    __table_args__ = (Index("ix_blocking_key_recent_record", "source_record_id"),)
 
 
 class ResidentCategory(Base):

@@ -24,15 +24,27 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.registry.matcher.features import keys_of
 from hub.registry.matching import Features
-from hub.registry.models import BlockingKey, LinkSeparation, Resident, ResidentStatus, SourceRecord
+from hub.registry.models import (
+    BlockingKey,
+    BlockingKeyRecent,
+    LinkSeparation,
+    Resident,
+    ResidentStatus,
+    SourceRecord,
+)
 
-__all__ = ["BlockingKey", "candidates", "features_of", "index", "keys_of", "unindex"]
+__all__ = [
+    "BlockingKey", "BlockingKeyRecent", "candidates", "compact", "features_of", "index",
+    "keys_of", "note_written", "unindex",
+]  # fmt: skip
 
 # A candidate query returns at most this many records: a key shared by thousands (a
 # clinic's default phone number) must not make one record cost a second. Stop values are
@@ -57,12 +69,17 @@ def features_of(payload: Mapping[str, Any] | object) -> Features:
     return Features.from_record(payload)
 
 
+def _keyed(session: AsyncSession, keys: Sequence[str]) -> Any:
+    """(key, source_record_id) under `keys`, from the settled and the recent keys."""
+    return union_all(*(
+        select(t.key, t.source_record_id).where(one_of(session, t.key, keys))
+        for t in (BlockingKey, BlockingKeyRecent)
+    )).subquery("keyed")  # fmt: skip
+
+
 def _residents_under(session: AsyncSession, keys: Sequence[str]) -> Any:
-    return (
-        select(SourceRecord.resident_id)
-        .join(BlockingKey, BlockingKey.source_record_id == SourceRecord.id)
-        .where(one_of(session, BlockingKey.key, keys))
-    )
+    keyed = _keyed(session, keys)
+    return select(SourceRecord.resident_id).join(keyed, keyed.c.source_record_id == SourceRecord.id)
 
 
 async def candidates(
@@ -97,13 +114,15 @@ async def candidates(
 
 async def key_hits(session: AsyncSession, keys: Iterable[str]) -> list[tuple[str, int]]:
     """(key, resident id) for every stored record under the keys (bulk linking)."""
-    wanted = list(dict.fromkeys(keys))
+    # In key order: consecutive probes share index pages (a large registry's index is
+    # mostly not in the page cache).
+    wanted = sorted(set(keys))
     if not wanted:
         return []
+    keyed = _keyed(session, wanted)
     stmt = (
-        select(BlockingKey.key, SourceRecord.resident_id)
-        .join(SourceRecord, SourceRecord.id == BlockingKey.source_record_id)
-        .where(one_of(session, BlockingKey.key, wanted))
+        select(keyed.c.key, SourceRecord.resident_id)
+        .join(SourceRecord, SourceRecord.id == keyed.c.source_record_id)
         # id -> resident_id from the slim covering index, not from the source record's row
         # (payload and features: a page read per hit in a large registry). PostgreSQL
         # plans an index-only scan of it by itself.
@@ -117,7 +136,7 @@ async def records_of(
     session: AsyncSession, resident_ids: Iterable[int]
 ) -> list[tuple[int, int, Features]]:
     """(resident id, source record id, features) of the active residents' records."""
-    ids = list(dict.fromkeys(resident_ids))
+    ids = sorted(set(resident_ids))  # in order: neighbouring rows share pages
     if not ids:
         return []
     rows = await session.execute(
@@ -147,9 +166,83 @@ async def index(session: AsyncSession, record: SourceRecord, features: Features)
     keys = keys_of(features)
     if keys:
         await session.execute(
-            insert(BlockingKey), [{"key": k, "source_record_id": record.id} for k in keys]
+            insert(BlockingKeyRecent), [{"key": k, "source_record_id": record.id} for k in keys]
         )
+        await note_written(session, len(keys))
 
 
 async def unindex(session: AsyncSession, record: SourceRecord) -> None:
-    await session.execute(delete(BlockingKey).where(BlockingKey.source_record_id == record.id))
+    await unindex_records(session, [record.id])
+
+
+async def unindex_records(session: AsyncSession, record_ids: Sequence[int]) -> None:
+    """Drop the keys of these source records (to re-key them), settled and recent."""
+    if not record_ids:
+        return
+    for table in (BlockingKey, BlockingKeyRecent):
+        await session.execute(
+            delete(table).where(one_of(session, table.source_record_id, list(record_ids)))
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# Merging the recent keys into the settled ones
+
+# Merge once the recent keys number this many, or a tenth of the settled ones if that is
+# more: a merge writes the settled index's pages once, in key order, so its cost per key
+# stays flat as the registry grows (random inserts dirtied a page per key instead).
+MERGE_AT = 400_000
+MERGE_FRACTION = 0.1
+# Keys a process writes between two looks at the sizes (looking is cheap, not free).
+LOOK_EVERY = 20_000
+_written_since_look = 0
+
+
+async def note_written(session: AsyncSession, count: int) -> int:
+    """Count keys written to the recent table; merge when it is due. Returns the keys
+    merged (0 almost always)."""
+    global _written_since_look
+    _written_since_look += count
+    if _written_since_look < LOOK_EVERY:
+        return 0
+    _written_since_look = 0
+    return await compact(session)
+
+
+async def compact(session: AsyncSession, *, force: bool = False) -> int:
+    """Move the recent keys into the settled index in key order (sequential writes),
+    when due (or `force`). Returns how many moved. Runs in the caller's transaction."""
+    recent, settled = await _sizes(session)
+    if recent == 0 or (not force and recent < max(MERGE_AT, MERGE_FRACTION * settled)):
+        return 0
+    rows = select(BlockingKeyRecent.key, BlockingKeyRecent.source_record_id).order_by(
+        BlockingKeyRecent.key, BlockingKeyRecent.source_record_id
+    )
+    stmt = insert(BlockingKey).from_select(["key", "source_record_id"], rows)
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt = pg_insert(BlockingKey).from_select(["key", "source_record_id"], rows)
+        stmt = stmt.on_conflict_do_nothing()
+    else:
+        stmt = stmt.prefix_with("OR IGNORE")
+    await session.execute(stmt)
+    await session.execute(delete(BlockingKeyRecent))
+    return recent
+
+
+async def _sizes(session: AsyncSession) -> tuple[int, int]:
+    """(recent, settled) key counts, cheaply: the largest rowid on SQLite (both tables
+    only grow between merges, and a merge empties the recent one); on PostgreSQL an exact
+    count of the small table and the planner's estimate for the large one."""
+    if session.get_bind().dialect.name == "postgresql":
+        recent = await session.scalar(select(func.count()).select_from(BlockingKeyRecent))
+        settled = await session.scalar(
+            text(
+                "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE relname = 'blocking_key'"
+            )
+        )
+        return int(recent or 0), int(settled or 0)
+    recent = await session.scalar(text("SELECT max(rowid) FROM blocking_key_recent"))
+    settled = await session.scalar(text("SELECT max(rowid) FROM blocking_key"))
+    return int(recent or 0), int(settled or 0)
