@@ -40,12 +40,14 @@ def _prepare(rows: list[dict[str, Any]]) -> list[Any]:
 
 
 def split(residents: int, batch: int, seed: int) -> Iterator[tuple[str, dict[str, Any], str]]:
-    """("prefill" | "batch", record): the first record of each of the first `residents`
-    people prefills; the batch is half later records of the registry's last 10,000 people
-    (LINKED when all goes well) and half records of people not in it (NEW, then LINKED
-    to each other), whatever the registry's size, so that batches are alike."""
+    """("prefill" | "batch", record, person): the first record of each of the first
+    `residents` people prefills. The batch is alike whatever the registry's size: half
+    further records of the registry's last 10,000 people (LINKED when all goes well), half
+    every record of the next people, not in the registry (NEW, then LINKED to each other;
+    about 2.1 records each)."""
     seen: set[str] = set()
-    known = new = 0
+    known = 0
+    newcomers = int(batch / 2 / 2.1)
     for record, pid in generate(residents + batch, seed):
         n = int(pid[1:])
         if n <= residents and pid not in seen:
@@ -54,8 +56,7 @@ def split(residents: int, batch: int, seed: int) -> Iterator[tuple[str, dict[str
         elif residents - 10_000 < n <= residents and known < batch // 2:
             known += 1
             yield "batch", record, pid
-        elif n > residents and new < batch - batch // 2:
-            new += 1
+        elif residents < n <= residents + newcomers:
             yield "batch", record, pid
 
 
@@ -192,6 +193,62 @@ def run(db: Path, batch: Path, repeat: int) -> None:
           f"{median * 1000 / result['records']:.3f} ms per record")
 
 
+def merge(db: Path) -> None:
+    """The deferred cost: merging the recent keys into the settled ones when due. On a
+    copy of the registry, recent keys are made as many as the policy lets wait (as many as
+    the records, at least MERGE_AT), spread over the key space like real ones, and
+    the merge is timed; per record = that time over the records that fill the table."""
+    import os
+    import shutil
+
+    from sqlalchemy import text
+
+    from hub.db import Database
+    from hub.registry import mpi_index
+    from hub.registry.linkfile import tune_sqlite
+
+    work = db.with_name(db.stem + "-run.db")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{work}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(db, work)
+    os.sync()
+    url = f"sqlite+aiosqlite:///{work.resolve()}"
+    from hub.migrate import upgrade
+
+    upgrade(url)
+
+    async def go() -> None:
+        d = Database(url)
+        tune_sqlite(d)
+        try:
+            async with d.transaction() as s:
+                settled = int(await s.scalar(text("SELECT count(*) FROM blocking_key")) or 0)
+                top = int(await s.scalar(text("SELECT max(id) FROM source_record")) or 0)
+                want = max(mpi_index.MERGE_AT, top)  # as many as wait before a merge
+                step = max(1, round(settled / want))
+                # The keys of every step-th record (spread over the key space like real
+                # ones), made to belong to the newest records: a record's keys go in when
+                # it does, so recent keys belong to recent records.
+                newest = max(1, want // 9)
+                await s.execute(text(
+                    "INSERT INTO blocking_key_recent (key, source_record_id) "
+                    "SELECT key || '~', :top - source_record_id % :newest FROM blocking_key "
+                    "WHERE source_record_id % :step = 0"),
+                    {"step": step, "top": top, "newest": newest})  # fmt: skip
+            per_record = 9.0  # blocking keys per record, as linked
+            start = time.perf_counter()
+            async with d.transaction() as s:
+                moved = await mpi_index.compact(s, force=True)
+            seconds = time.perf_counter() - start
+            print(f"merged {moved:,} recent keys into {settled:,} in {seconds:.1f} s: "
+                  f"{seconds * 1000 / (moved / per_record):.3f} ms per record linked "
+                  f"(~{per_record:.0f} keys a record)")
+        finally:
+            await d.dispose()
+
+    asyncio.run(go())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -206,9 +263,13 @@ def main() -> None:
     r = sub.add_parser("run", help="time linking the batch into copies of the registry")
     r.add_argument("--out", type=Path, required=True, help="path stem: STEM.db, STEM-batch.jsonl")
     r.add_argument("--repeat", type=int, default=3)
+    m = sub.add_parser("merge", help="time merging a full table of recent keys (deferred cost)")
+    m.add_argument("--out", type=Path, required=True, help="path stem: STEM.db")
     args = parser.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    if args.cmd == "run":
+    if args.cmd == "merge":
+        merge(args.out.with_suffix(".db"))
+    elif args.cmd == "run":
         run(args.out.with_suffix(".db"), Path(f"{args.out}-batch.jsonl"), args.repeat)
     elif args.cmd == "batch":
         batch_only(args.residents, args.batch, args.out, args.seed)

@@ -74,6 +74,7 @@ class _Item:
     outcome: LinkOutcome = LinkOutcome.NEW
     decision: matching.Decision | None = None
     source_record_id: int | None = None  # stored already (an update)
+    stored_features: dict[str, Any] | None = None  # of the stored record (its keys)
     first: _Item | None = None  # an earlier record of this batch with the same source id
 
 
@@ -114,17 +115,18 @@ class BulkLinker:
         wanted: dict[str, set[str]] = defaultdict(set)
         for it in items:
             wanted[it.p.source].add(it.p.source_id)
-        stored: dict[tuple[str, str], tuple[int, int]] = {}
+        stored: dict[tuple[str, str], tuple[int, int, Any]] = {}
         for source, ids in wanted.items():
             wanted_ids = mpi_index.one_of(session, S.c.source_id, sorted(ids))
-            rows = await session.execute(select(S.c.id, S.c.source_id, S.c.resident_id)
+            rows = await session.execute(select(S.c.id, S.c.source_id, S.c.resident_id,
+                                                S.c.features)
                                          .where(S.c.source == source, wanted_ids))  # fmt: skip
-            stored.update(((source, sid), (rid, res)) for rid, sid, res in rows)
+            stored.update(((source, sid), (rid, res, f)) for rid, sid, res, f in rows)
         seen: dict[tuple[str, str], _Item] = {}
         for it in items:
             key = (it.p.source, it.p.source_id)
             if key in stored:
-                it.source_record_id, it.target = stored[key]
+                it.source_record_id, it.target, it.stored_features = stored[key]
                 it.outcome = LinkOutcome.LINKED
             elif key in seen:
                 it.first = seen[key]
@@ -259,7 +261,9 @@ class BulkLinker:
                if it.source_record_id is not None and it.first is None}  # fmt: skip
         if not ups:
             return 0
-        await mpi_index.unindex_records(session, list(ups))
+        await mpi_index.unindex_records(
+            session, {sid: it.stored_features for sid, it in ups.items()}
+        )
         stmt = update(S).where(S.c.id == bindparam("b_id")).values(
             payload=bindparam("b_payload"), features=bindparam("b_features"),
             flags=bindparam("b_flags"), updated_at=bindparam("b_updated"))  # fmt: skip

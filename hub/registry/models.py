@@ -152,7 +152,9 @@ class BlockingKey(Base):
     The large, settled part. New keys go to `BlockingKeyRecent` and are merged in here in
     key order now and then (`hub.registry.mpi_index.compact`): inserting at random places
     of a big index dirties a page per key, and writing those pages back was most of the
-    cost of linking a record into a registry of millions."""
+    cost of linking a record into a registry of millions. On SQLite the table is its
+    primary key (WITHOUT ROWID): one B-tree. A record's keys are deleted by (key, record)
+    pairs, recomputed from its stored features, so no index by record is kept."""
 
     __tablename__ = "blocking_key"
 
@@ -161,9 +163,7 @@ class BlockingKey(Base):
         ForeignKey("source_record.id", ondelete="CASCADE"), primary_key=True
     )
 
-    # Re-keying a record (an update, a merge, an unmerge) deletes its keys by record: new
-    # records' ids only grow, so this index is appended to, not written at random.
-    __table_args__ = (Index("ix_blocking_key_record", "source_record_id"),)
+    __table_args__ = {"sqlite_with_rowid": False}
 
 
 class BlockingKeyRecent(Base):
@@ -177,7 +177,7 @@ class BlockingKeyRecent(Base):
         ForeignKey("source_record.id", ondelete="CASCADE"), primary_key=True
     )
 
-    __table_args__ = (Index("ix_blocking_key_recent_record", "source_record_id"),)
+    __table_args__ = {"sqlite_with_rowid": False}
 
 
 class ResidentCategory(Base):

@@ -18,13 +18,13 @@ from sqlalchemy import (
     String,
     and_,
     any_,
+    bindparam,
     delete,
     exists,
     func,
     insert,
     literal,
     select,
-    text,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -172,27 +172,35 @@ async def index(session: AsyncSession, record: SourceRecord, features: Features)
 
 
 async def unindex(session: AsyncSession, record: SourceRecord) -> None:
-    await unindex_records(session, [record.id])
+    await unindex_records(session, {record.id: record.features})
 
 
-async def unindex_records(session: AsyncSession, record_ids: Sequence[int]) -> None:
-    """Drop the keys of these source records (to re-key them), settled and recent."""
-    if not record_ids:
-        return
-    for table in (BlockingKey, BlockingKeyRecent):
-        await session.execute(
-            delete(table).where(one_of(session, table.source_record_id, list(record_ids)))
-        )
+async def unindex_records(
+    session: AsyncSession, stored: Mapping[int, Mapping[str, Any] | None]
+) -> None:
+    """Drop the keys of source records (id -> stored features), to re-key them: by
+    (key, record) pairs recomputed from the features, from both tables. A record stored
+    without features (none should be) is looked for by id, which scans."""
+    pairs = [{"k": k, "s": sid} for sid, f in stored.items() if f
+             for k in keys_of(Features.from_dict(f))]  # fmt: skip
+    bare = [sid for sid, f in stored.items() if not f]
+    for model in (BlockingKey, BlockingKeyRecent):
+        t = model.__table__
+        if pairs:
+            by_pair = (t.c.key == bindparam("k")) & (t.c.source_record_id == bindparam("s"))
+            await session.execute(delete(t).where(by_pair), pairs)
+        if bare:
+            await session.execute(delete(t).where(one_of(session, t.c.source_record_id, bare)))
 
 
 # ---------------------------------------------------------------------------------------
 # Merging the recent keys into the settled ones
 
-# Merge once the recent keys number this many, or a tenth of the settled ones if that is
-# more: a merge writes the settled index's pages once, in key order, so its cost per key
-# stays flat as the registry grows (random inserts dirtied a page per key instead).
+# Merge once the recent keys number this many, or as many as the registry has records
+# (about a ninth of the settled keys: a record has ~9) if that is more. A merge writes the
+# settled index's pages once, in key order, so its cost per key stays flat as the registry
+# grows (random inserts dirtied a page per key instead).
 MERGE_AT = 400_000
-MERGE_FRACTION = 0.1
 # Keys a process writes between two looks at the sizes (looking is cheap, not free).
 LOOK_EVERY = 20_000
 _written_since_look = 0
@@ -212,37 +220,21 @@ async def note_written(session: AsyncSession, count: int) -> int:
 async def compact(session: AsyncSession, *, force: bool = False) -> int:
     """Move the recent keys into the settled index in key order (sequential writes),
     when due (or `force`). Returns how many moved. Runs in the caller's transaction."""
-    recent, settled = await _sizes(session)
-    if recent == 0 or (not force and recent < max(MERGE_AT, MERGE_FRACTION * settled)):
+    due = max(MERGE_AT, int(await session.scalar(select(func.max(SourceRecord.id))) or 0))
+    recent = int(await session.scalar(select(func.count()).select_from(BlockingKeyRecent)) or 0)
+    if recent == 0 or (not force and recent < due):
         return 0
     rows = select(BlockingKeyRecent.key, BlockingKeyRecent.source_record_id).order_by(
         BlockingKeyRecent.key, BlockingKeyRecent.source_record_id
     )
-    stmt = insert(BlockingKey).from_select(["key", "source_record_id"], rows)
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        stmt = pg_insert(BlockingKey).from_select(["key", "source_record_id"], rows)
+        stmt: Any = pg_insert(BlockingKey).from_select(["key", "source_record_id"], rows)
         stmt = stmt.on_conflict_do_nothing()
     else:
+        stmt = insert(BlockingKey).from_select(["key", "source_record_id"], rows)
         stmt = stmt.prefix_with("OR IGNORE")
     await session.execute(stmt)
     await session.execute(delete(BlockingKeyRecent))
     return recent
-
-
-async def _sizes(session: AsyncSession) -> tuple[int, int]:
-    """(recent, settled) key counts, cheaply: the largest rowid on SQLite (both tables
-    only grow between merges, and a merge empties the recent one); on PostgreSQL an exact
-    count of the small table and the planner's estimate for the large one."""
-    if session.get_bind().dialect.name == "postgresql":
-        recent = await session.scalar(select(func.count()).select_from(BlockingKeyRecent))
-        settled = await session.scalar(
-            text(
-                "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE relname = 'blocking_key'"
-            )
-        )
-        return int(recent or 0), int(settled or 0)
-    recent = await session.scalar(text("SELECT max(rowid) FROM blocking_key_recent"))
-    settled = await session.scalar(text("SELECT max(rowid) FROM blocking_key"))
-    return int(recent or 0), int(settled or 0)
