@@ -226,15 +226,18 @@ def merge(db: Path) -> None:
                 top = int(await s.scalar(text("SELECT max(id) FROM source_record")) or 0)
                 want = max(mpi_index.MERGE_AT, top)  # as many as wait before a merge
                 step = max(1, round(settled / want))
+                copies = max(1, -(-want // settled))  # a small registry: each key again
                 # The keys of every step-th record (spread over the key space like real
                 # ones), made to belong to the newest records: a record's keys go in when
                 # it does, so recent keys belong to recent records.
-                newest = max(1, want // 9)
-                await s.execute(text(
+                newest = max(1, min(top, want // 9))
+                fill = text(
                     "INSERT INTO blocking_key_recent (key, source_record_id) "
-                    "SELECT key || '~', :top - source_record_id % :newest FROM blocking_key "
-                    "WHERE source_record_id % :step = 0"),
-                    {"step": step, "top": top, "newest": newest})  # fmt: skip
+                    "SELECT key || :mark, :top - source_record_id % :newest "
+                    "FROM blocking_key WHERE source_record_id % :step = 0")  # fmt: skip
+                for copy in range(copies):
+                    await s.execute(fill, {"step": step, "top": top, "newest": newest,
+                                           "mark": f"~{copy}"})  # fmt: skip
             per_record = 9.0  # blocking keys per record, as linked
             start = time.perf_counter()
             async with d.transaction() as s:
