@@ -189,8 +189,10 @@ def run(db: Path, batch: Path, repeat: int) -> None:
               f"({result['seconds'] * 1000 / result['records']:.3f} ms each) {result['outcomes']}",
               flush=True)  # fmt: skip
     median = statistics.median(times)
-    print(f"median {median:.2f} s over {repeat} runs: "
-          f"{median * 1000 / result['records']:.3f} ms per record")
+    print(
+        f"median {median:.2f} s over {repeat} runs: "
+        f"{median * 1000 / result['records']:.3f} ms per record"
+    )
 
 
 def merge(db: Path) -> None:
@@ -243,9 +245,11 @@ def merge(db: Path) -> None:
             async with d.transaction() as s:
                 moved = await mpi_index.compact(s, force=True)
             seconds = time.perf_counter() - start
-            print(f"merged {moved:,} recent keys into {settled:,} in {seconds:.1f} s: "
-                  f"{seconds * 1000 / (moved / per_record):.3f} ms per record linked "
-                  f"(~{per_record:.0f} keys a record)")
+            print(
+                f"merged {moved:,} recent keys into {settled:,} in {seconds:.1f} s: "
+                f"{seconds * 1000 / (moved / per_record):.3f} ms per record linked "
+                f"(~{per_record:.0f} keys a record)"
+            )
         finally:
             await d.dispose()
 
