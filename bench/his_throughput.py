@@ -86,6 +86,9 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, object]:
     settings = HisSettings(max_batch=args.max_batch, linger_ms=args.linger_ms)
     service = HisService(hub, port=0, settings=settings)
     await service.start()
+    from hub.tuning import settle_gc
+
+    settle_gc(hub.settings.gc_threshold)  # as `hub adapters run his` and `hub serve` do
     cmd = [sys.executable, str(Path(__file__).resolve()), "--send-only", "--port", str(service.port), "--count",
            str(args.count), "--connections", str(args.connections), "--kinds", args.kinds,
            "--seed", str(args.seed)]  # fmt: skip

@@ -166,6 +166,9 @@ def create_app(hub: Hub | None = None) -> Starlette:
         hub.audit.start()
         for start in hub.extras.get("on_start", []):
             await start(hub)
+        from hub.tuning import settle_gc
+
+        settle_gc(hub.settings.gc_threshold)
         yield
         for stop in hub.extras.get("on_stop", []):
             await stop(hub)

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # Record linkage: the model file the matcher serves (None = hub/registry/linkage-model.json);
     # `hub linkage train` writes new versioned ones.
     linkage_model: Path | None = None
+    # Garbage collection of a started server (hub.tuning.settle_gc): young collections
+    # every this many allocations (Python's default is 700); 0 leaves the collector alone.
+    gc_threshold: int = 20_000
 
 
 @lru_cache

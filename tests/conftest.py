@@ -21,6 +21,10 @@ import pytest
 
 from hub.migrate import upgrade
 
+# Many hubs start in this one process: leave the garbage collector as Python sets it
+# (hub.tuning.settle_gc freezes what is alive, for a real server's lifetime).
+os.environ.setdefault("HUB_GC_THRESHOLD", "0")
+
 PG_URL = os.environ.get("HUB_TEST_POSTGRES_URL")
 ENGINES = ["sqlite", "postgres"]
 

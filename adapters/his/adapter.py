@@ -184,6 +184,9 @@ async def run(hub: Hub, *, host: str | None = None, port: int | None = None) -> 
     """`hub adapters run his`: the adapter alone, until interrupted."""
     service = HisService(hub, host=host, port=port)
     await service.start()
+    from hub.tuning import settle_gc
+
+    settle_gc(hub.settings.gc_threshold)
     print(f"his adapter listening on {service.server.host}:{service.port}", flush=True)
     try:
         await asyncio.Event().wait()

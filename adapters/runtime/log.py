@@ -49,11 +49,8 @@ async def originals(
     base = (InboundMessage.adapter == adapter, InboundMessage.duplicate_of_id.is_(None))
     # One indexed lookup per column, not `control_id IN .. OR payload_hash IN ..`, which
     # SQLite answers by scanning the adapter's whole log.
-    lookups = [
-        select(*columns).where(*base, column.in_(values))
-        for column, values in ((InboundMessage.control_id, cids), (InboundMessage.payload_hash, sums))
-        if values
-    ]
+    by = ((InboundMessage.control_id, cids), (InboundMessage.payload_hash, sums))
+    lookups = [select(*columns).where(*base, column.in_(values)) for column, values in by if values]
     if not lookups:
         return []
     query = lookups[0] if len(lookups) == 1 else union(*lookups).subquery().select()

@@ -185,6 +185,9 @@ async def link_file(
     registry = RegistryService(MatcherLinker.from_settings(settings), settings.source_priority)
     linker = BulkLinker(registry, system("hub link"))
     report = LinkReport(database=database_url)
+    from hub.tuning import settle_gc
+
+    settle_gc(settings.gc_threshold)
     db = Database(database_url)
     if db.is_sqlite:
         tune_sqlite(db, durable=not fresh)

@@ -74,9 +74,7 @@ class NameCounts:
                         .where(mpi_index.one_of(session, Resident.name, part))
                         .group_by(Resident.name)
                     )
-                )
-                .tuples()
-                .all()
+                ).all()
             )
             for name in part:
                 self._put(name, now, int(rows.get(name, 0)))
