@@ -343,10 +343,13 @@ class BulkLinker:
                                 for s, v in sorted(r.identifiers)]  # fmt: skip
                 categories += [{"resident_id": rid, "category": c} for c in sorted(r.categories)]
                 continue
-            changed = {k: v for k, v in values.items() if k != "updated_at"
+            changed = {k for k, v in values.items() if k != "updated_at"
                        and (k not in before.values or before.values[k] != v)}  # fmt: skip
             if changed:
-                rows.append({"id": rid, **changed, "updated_at": values["updated_at"]})
+                # An indexed column is set only when it changed (its index entry is then
+                # rewritten); the others are set anyway: the row is written either way.
+                keep = _INDEXED_GOLDEN - changed
+                rows.append({"id": rid, **{k: v for k, v in values.items() if k not in keep}})
             identifiers += [{"resident_id": rid, "system": s, "value": v}
                             for s, v in sorted(r.identifiers - before.identifiers)]  # fmt: skip
             gone = sorted(before.identifiers - r.identifiers)
@@ -359,8 +362,8 @@ class BulkLinker:
             await insert_rows(session, R, [{**row, "status": "ACTIVE", "created_at": now}
                                            for row in rows])  # fmt: skip
         else:
-            # One UPDATE per set of changed columns: an index is rewritten only when a
-            # column it holds is set.
+            # One UPDATE per set of columns (at most four: with or without each indexed
+            # column).
             by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
             for row in rows:
                 by_columns[tuple(sorted(k for k in row if k != "id"))].append(row)
@@ -395,6 +398,10 @@ _GOLDEN_COLUMNS = (
     "birth_certificate_no", "address_text", "address_region", "insurance_type",
     "mother_id_number", "phones", "guardian", "id_number_flags", "provenance",
 )  # fmt: skip
+
+
+# Golden columns with an index of their own on resident (ix_resident_name, _birth).
+_INDEXED_GOLDEN = frozenset({"name", "birth_date"})
 
 
 @dataclass(slots=True)
