@@ -31,7 +31,6 @@ from adapters.runtime.types import Applied, Dead, Message, Outcome, Park, Proble
 from hub.access.principal import Principal, system
 from hub.errors import DomainError
 from hub.registry.models import Resident, SourceRecord
-from hub.registry.prepare import Prepared, prepare
 from hub.registry.records import ResidentRecord
 from hub.registry.service import validate
 from mappings.local_codes import CodeMap
@@ -87,7 +86,6 @@ class HisAdapter:
                 body.event_time,
                 body,
                 warnings=body.issues,
-                prepared=_prepare_alone(body),
             )
         if isinstance(body, MergeRecord):
             return Message(
@@ -134,7 +132,7 @@ class HisAdapter:
                 mrs.update((body.source_id, body.prior_source_id))
         known = await self._known(session, mrs)
         outcomes: list[Outcome | None] = [None] * len(batch)
-        people: list[tuple[int, PersonRecord, Prepared | None]] = []
+        people: list[tuple[int, PersonRecord]] = []
         creating = set()
         for i, w in enumerate(batch):
             body = w.message.body
@@ -147,11 +145,11 @@ class HisAdapter:
                     f"{body.event_type} before the patient's registration (A04); waiting for it",
                 )
                 continue
-            people.append((i, body, w.message.prepared))
+            people.append((i, body))
             creating.add(body.source_id)
         if people:
-            done = await self._people(session, [(p, pre) for _, p, pre in people], known)
-            for (i, _, _), o in zip(people, done, strict=True):
+            done = await self._people(session, [p for _, p in people], known)
+            for (i, _), o in zip(people, done, strict=True):
                 outcomes[i] = o
         results: list[tuple[int, Work, ObservationBatch]] = []
         for i, w in enumerate(batch):
@@ -183,22 +181,16 @@ class HisAdapter:
         return {mr: Known(rid, payload) for mr, rid, payload in rows}
 
     async def _people(
-        self,
-        session: AsyncSession,
-        people: list[tuple[PersonRecord, Prepared | None]],
-        known: dict[str, Known],
+        self, session: AsyncSession, people: list[PersonRecord], known: dict[str, Known]
     ) -> list[Outcome]:
-        records: list[ResidentRecord] = []
-        ready: list[Prepared | None] = []  # prepared on arrival, for a new patient
-        for p, pre in people:  # in order: a later update of a patient merges on the first
-            before = known.get(p.source_id)
-            records.append(_record(p, before))
-            ready.append(pre if before is None else None)
+        records = []
+        for p in people:  # in order: a later update of the same patient merges on this one
+            records.append(_record(p, known.get(p.source_id)))
             known[p.source_id] = Known(0, records[-1].payload())
         flags = [validate(replace(r), strict=False) for r in records]  # validate edits a copy
-        linked = await self._submit(session, records, ready)
+        linked = await self._submit(session, records)
         out: list[Outcome] = []
-        for (p, _), (rid, outcome), found in zip(people, linked, flags, strict=True):
+        for p, (rid, outcome), found in zip(people, linked, flags, strict=True):
             known[p.source_id].resident_id = rid
             warnings = p.issues + tuple(
                 Issue(f.split(":")[0], "PID-3", f"kept and flagged: {f}", "102") for f in found
@@ -207,7 +199,7 @@ class HisAdapter:
         return out
 
     async def _submit(
-        self, session: AsyncSession, records: list[ResidentRecord], ready: list[Prepared | None]
+        self, session: AsyncSession, records: list[ResidentRecord]
     ) -> list[tuple[int, str]]:
         """(resident id, link outcome) per record. The matcher links a whole batch with a
         few statements (registry's BulkLinker); any other linker goes record by record."""
@@ -217,8 +209,7 @@ class HisAdapter:
             from hub.registry.bulk import BulkLinker
 
             bulk = BulkLinker(self.registry, self.principal, operation="his:ADT")
-            batch = [pre or prepare(r) for r, pre in zip(records, ready, strict=True)]
-            linked = await bulk.link_prepared(session, batch)
+            linked = await bulk.link_batch(session, [(r, []) for r in records])
             return [(x.resident_id, x.outcome.value) for x in linked]
         out = []
         for r in records:
@@ -342,15 +333,6 @@ class HisAdapter:
         from adapters.his.push import apply_reply
 
         return await apply_reply(session, self.principal, reply)
-
-
-def _prepare_alone(p: PersonRecord) -> Prepared | None:
-    """The patient's record made ready for linking as if new (features, keys, golden
-    record): done on arrival, while the previous batch commits. Never fails the read."""
-    try:
-        return prepare(_record(p, None))
-    except Exception:  # noqa: BLE001 - apply prepares it again and reports what is wrong
-        return None
 
 
 def _record(p: PersonRecord, before: Known | None) -> ResidentRecord:

@@ -43,10 +43,6 @@ class Message:
     body: Any = None  # the adapter's parsed form (translate.PersonRecord, ...)
     problem: Problem | None = None  # set when the message cannot be taken at all
     warnings: tuple[Any, ...] = ()  # kept-and-reported issues (unknown codes ...)
-    # Work the adapter did while reading, for `apply` to reuse: reading happens as each
-    # message arrives, applying once per batch (the HIS adapter: the record made ready
-    # for linking, used when the patient turns out to be new).
-    prepared: Any = None
 
 
 @dataclass(slots=True)
