@@ -115,10 +115,9 @@ class ResidentIdentifier(Base):
     system: Mapped[str] = mapped_column(String(30))
     value: Mapped[str] = mapped_column(String(64))
 
-    __table_args__ = (
-        UniqueConstraint("system", "value", "resident_id", name="uq_identifier"),
-        Index("ix_identifier_lookup", "system", "value"),
-    )
+    # (system, value) lookups use the unique constraint's index: a second index on the
+    # same leading columns only cost a random write per identifier.
+    __table_args__ = (UniqueConstraint("system", "value", "resident_id", name="uq_identifier"),)
 
 
 class SourceRecord(Base):
