@@ -207,6 +207,25 @@ def linkage_train(
     typer.echo(f"wrote {path}\nserve it with: HUB_LINKAGE_MODEL={path}")
 
 
+@linkage_app.command("compact")
+def linkage_compact(database: DatabaseOpt = None) -> None:
+    """Merge the recent blocking keys into the settled index now (in key order). Linking
+    does it by itself when enough have gathered; run it after a bulk load, or before a
+    backup, to leave the recent table empty."""
+    from hub.db import Database
+    from hub.registry.mpi_index import compact
+
+    async def run() -> int:
+        db = Database(_url(database))
+        try:
+            async with db.transaction() as session:
+                return await compact(session, force=True)
+        finally:
+            await db.dispose()
+
+    typer.echo(f"merged {asyncio.run(run()):,} recent blocking keys")
+
+
 @webhooks_app.command("replay")
 def webhooks_replay(
     delivery: Annotated[list[int] | None, typer.Option(

@@ -4,18 +4,23 @@ Features are computed once per source record and stored with it, so scoring a ca
 never recomputes pinyin or address keys. A candidate is a whole resident: every record
 of every active resident having a record under one of the keys (the vetoes must see
 them all), minus residents a person separated from the record being linked.
+
+Keys live in two tables: new ones in `blocking_key_recent` (small, cached), merged now and
+then into `blocking_key` in key order (`compact`; `hub linkage compact` forces it).
+Lookups read both.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
     Integer,
     String,
+    Table,
     and_,
     any_,
     bindparam,
@@ -185,7 +190,7 @@ async def unindex_records(
              for k in keys_of(Features.from_dict(f))]  # fmt: skip
     bare = [sid for sid, f in stored.items() if not f]
     for model in (BlockingKey, BlockingKeyRecent):
-        t = model.__table__
+        t = cast(Table, model.__table__)
         if pairs:
             by_pair = (t.c.key == bindparam("k")) & (t.c.source_record_id == bindparam("s"))
             await session.execute(delete(t).where(by_pair), pairs)

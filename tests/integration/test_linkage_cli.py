@@ -185,3 +185,26 @@ def test_merging_the_recent_keys_mid_run_changes_no_link(
 
     settled, recent = asyncio.run(counts())
     assert settled > 5000 and recent < 1000  # merged as it went, a few keys still recent
+
+
+def test_linkage_compact_empties_the_recent_keys(db_url: str, tmp_path: Path) -> None:
+    file = tmp_path / "in.jsonl"
+    file.write_text("\n".join(_lines()) + "\n", encoding="utf-8")
+    code, output = _run([str(file), "--out", str(tmp_path / "c.csv"), "--database", db_url])
+    assert code == 0, output
+    result = CliRunner().invoke(app, ["linkage", "compact", "--database", db_url])
+    assert result.exit_code == 0, result.output
+    moved = int(result.output.split()[1].replace(",", ""))
+    assert moved > 10  # three people's keys, all still recent after a small run
+    again = CliRunner().invoke(app, ["linkage", "compact", "--database", db_url])
+    assert again.output.startswith("merged 0 ")
+    # Still linked through the merged keys: the same person again links to them.
+    more = tmp_path / "more.jsonl"
+    more.write_text(json.dumps({"source": "vendor", "source_id": "C-9", "name": "胡建华",
+                                "sex": "1", "birth_date": BORN.isoformat(), "id_number": ID},
+                               ensure_ascii=False) + "\n", encoding="utf-8")  # fmt: skip
+    code, output = _run([str(more), "--out", str(tmp_path / "d.csv"), "--database", db_url])
+    assert code == 0, output
+    assert _clusters(tmp_path / "d.csv")[("vendor", "C-9")] == _clusters(tmp_path / "c.csv")[
+        ("his", "C-1")
+    ]
