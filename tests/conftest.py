@@ -24,6 +24,8 @@ from hub.migrate import upgrade
 # Many hubs start in this one process: leave the garbage collector as Python sets it
 # (hub.tuning.settle_gc freezes what is alive, for a real server's lifetime).
 os.environ.setdefault("HUB_GC_THRESHOLD", "0")
+# The tests' webhook receivers listen on 127.0.0.1 (refused by default: SSRF guard).
+os.environ.setdefault("HUB_EVENTS_WEBHOOK_ALLOW_PRIVATE", "true")
 
 PG_URL = os.environ.get("HUB_TEST_POSTGRES_URL")
 ENGINES = ["sqlite", "postgres"]

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.access.models import Client
 from hub.db import Database
-from hub.events import repository, webhooks
+from hub.events import destinations, repository, webhooks
 from hub.events.models import DeliveryStatus, Webhook, WebhookDelivery
 from hub.events.settings import EventSettings
 from hub.logs import get_logger
@@ -232,6 +232,11 @@ class WebhookDispatcher:
             "X-Hub-Attempt": str(c.attempt),
         }
         assert self._http is not None
+        refused = await destinations.refusal(
+            c.url, allow_private=self.settings.webhook_allow_private
+        )
+        if refused is not None:
+            return None, refused
         try:
             response = await self._http.post(c.url, content=body, headers=headers)
         except httpx.HTTPError as e:

@@ -30,3 +30,8 @@ class EventSettings(BaseSettings):
     webhook_backoff_cap: float = Field(default=600.0, gt=0, description="Longest retry delay (s).")
     webhook_concurrency: int = Field(default=8, ge=1, description="POSTs in flight per process.")
     webhook_batch: int = Field(default=50, ge=1, description="Deliveries claimed per round.")
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Allow webhook URLs on private, loopback and link-local addresses "
+        "(receivers on the hospital LAN); off, such URLs are refused (SSRF).",
+    )

@@ -86,6 +86,10 @@ async def register(
         raise Forbidden("Only a registered API client can own a webhook.")
     if not re.match(r"^https?://[^\s/]+", url):
         raise DomainError("The URL must be http(s)://host/…", field="url", code="INVALID_URL")
+    from hub.events.destinations import check_url
+    from hub.events.settings import EventSettings
+
+    check_url(url, allow_private=EventSettings().webhook_allow_private)
     bad = [e for e in events if not _PATTERN.match(e)]
     if bad:
         raise DomainError(

@@ -230,3 +230,18 @@ def test_failed_deliveries_are_kept_and_replayed(world: World, receiver: Receive
     settled = lambda: {d["status"] for d in h2(DELIVERIES, {"id": hook})["webhookDeliveries"]}  # noqa: E731
     wait_for(lambda: settled() == {"DELIVERED"}, "both deliveries settled")
     assert len(receiver.ok("/down")) == 2  # and no third send once they settled
+
+
+def test_a_webhook_to_a_private_address_is_refused_unless_the_operator_allows_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.hospital("JL-H2")
+    monkeypatch.setenv("HUB_EVENTS_WEBHOOK_ALLOW_PRIVATE", "false")
+    for url in ("http://169.254.169.254/latest/meta-data/", "http://127.0.0.1:5432/"):
+        out = world.clients["hospital-JL-H2"](REGISTER, {"url": url, "events": ["referral.*"]})
+        result = out["registerWebhook"]
+        assert result["webhook"] is None and result["secret"] is None
+        assert result["userErrors"][0]["code"] == "WEBHOOK_DESTINATION_NOT_ALLOWED"
+        assert result["userErrors"][0]["field"] == "url"
+    monkeypatch.setenv("HUB_EVENTS_WEBHOOK_ALLOW_PRIVATE", "true")
+    register(world, "hospital-JL-H2", "http://127.0.0.1:9/lan-receiver", ["referral.*"])
