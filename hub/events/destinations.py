@@ -39,7 +39,7 @@ def check_url(url: str, *, allow_private: bool) -> None:
         parts.port  # noqa: B018 - raises ValueError for a port out of range
     except ValueError:
         host = None
-    if parts.scheme not in ("http", "https") or not host:
+    if parts.scheme not in ("http", "https") or not host or any(c.isspace() for c in url):
         raise DomainError("The URL must be http(s)://host/…", field="url", code="INVALID_URL")
     if parts.username or parts.password:
         raise DomainError("Put no credentials in the URL: every delivery is signed "

@@ -201,7 +201,7 @@ class BulkLinker:
                 new_records[ids[it.target]].append(
                     _Src(it.source_record_id or 0, it.p.source, last.p.payload, now, last.p.alone)
                 )
-        await self._store_golden(session, new_records, {}, insert_new=True)
+        await self._store_golden(session, new_records)
         if fresh:
             await insert_rows(session, S, [self._source_row(it, latest, ids, now) for it in fresh])
         keys = {(k, it.source_record_id) for it in fresh
@@ -291,7 +291,6 @@ class BulkLinker:
         found = await session.execute(select(R.c.id, *(R.c[c] for c in columns))
                                       .where(mpi_index.one_of(session, R.c.id, ids)))  # fmt: skip
         stored = {row[0]: dict(zip(columns, row[1:], strict=True)) for row in found}
-        current = {rid: (v["address_region"], v["insurance_type"]) for rid, v in stored.items()}
         held: dict[int, _Held] = {rid: _Held(v, set(), set()) for rid, v in stored.items()}
         for rid, system, value in await session.execute(
             select(RI.c.resident_id, RI.c.system, RI.c.value)
@@ -301,22 +300,20 @@ class BulkLinker:
             select(RC.c.resident_id, RC.c.category)
             .where(mpi_index.one_of(session, RC.c.resident_id, ids))):  # fmt: skip
             held[rid].categories.add(category)
-        await self._store_golden(session, records, current, insert_new=False, held=held)
+        await self._store_golden(session, records, held=held)
 
     async def _store_golden(
         self,
         session: AsyncSession,
         records: dict[int, list[_Src]],
-        current: dict[int, tuple[str | None, str | None]],
         *,
-        insert_new: bool,
         held: dict[int, _Held] | None = None,
     ) -> None:
         """Compute each resident's golden record (`service.refreshed`, as the API does) and
-        write it with its identifiers and categories: INSERT new residents; for stored ones
-        (`held`: what is stored now) write only what changed. A further record of someone
-        known mostly changes nothing indexed, and in a large registry every row or index
-        entry rewritten is a page written at a random place."""
+        write it with its identifiers and categories: INSERT new residents (no `held`); for
+        stored ones (`held`: what is stored now) write only what changed. A further record
+        of someone known mostly changes nothing indexed, and in a large registry every row
+        or index entry rewritten is a page written at a random place."""
         if not records:
             return
         rows: list[dict[str, Any]] = []
@@ -327,7 +324,12 @@ class BulkLinker:
         priority = self.registry.priority
         now = dt.datetime.now(dt.UTC)
         for rid, recs in records.items():
-            region, insurance = current.get(rid, (None, None))
+            before = held.get(rid) if held is not None else None
+            region, insurance = (
+                (before.values["address_region"], before.values["insurance_type"])
+                if before is not None
+                else (None, None)
+            )
             one = recs[0] if len(recs) == 1 else None
             if one is not None and one.alone is not None and region is None and insurance is None:
                 r = one.alone  # computed by the reader; only the record id was unknown
@@ -336,7 +338,6 @@ class BulkLinker:
             else:
                 r = refreshed(recs, priority, region, insurance)
                 values = r.values
-            before = held.get(rid) if held is not None else None
             if before is None:
                 rows.append({"id": rid, **values})
                 identifiers += [{"resident_id": rid, "system": s, "value": v}
@@ -358,7 +359,7 @@ class BulkLinker:
                            for c in sorted(set(r.categories) - before.categories)]  # fmt: skip
             gone_categories += [{"b_r": rid, "b_c": c}
                                 for c in sorted(before.categories - set(r.categories))]  # fmt: skip
-        if insert_new:
+        if held is None:
             await insert_rows(session, R, [{**row, "status": "ACTIVE", "created_at": now}
                                            for row in rows])  # fmt: skip
         else:

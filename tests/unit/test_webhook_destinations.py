@@ -60,3 +60,9 @@ async def test_a_name_resolving_to_this_machine_is_not_delivered_to() -> None:
     assert await refusal("http://localhost:9/hook", allow_private=True) is None
     unresolvable = await refusal("http://no-such-host.invalid/hook", allow_private=False)
     assert unresolvable is not None and unresolvable.startswith("DNS")
+
+
+def test_a_url_with_whitespace_is_invalid() -> None:
+    with pytest.raises(DomainError) as err:
+        check_url("https://hooks.example .com/x", allow_private=False)
+    assert err.value.code == "INVALID_URL"
