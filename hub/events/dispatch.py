@@ -9,7 +9,10 @@ Two steps, each safe with several server processes on one database:
    outside any transaction, record the outcome. A failure is retried after a capped
    exponential backoff with jitter; after the last attempt the delivery is FAILED and
    kept for replay. A worker that dies mid-POST loses its lease and the delivery is
-   retried, so receivers de-duplicate on ``X-Hub-Event-Id``.
+   retried, so receivers de-duplicate on ``X-Hub-Event-Id``. A destination refused at
+   connect time (its host now resolves to a non-public address, see
+   ``hub.events.destinations``) is not retried: the delivery is FAILED at once, with the
+   reason in ``last_error``.
 """
 
 from __future__ import annotations
@@ -78,7 +81,10 @@ class WebhookDispatcher:
 
     async def start_client(self) -> None:
         """Only the HTTP client, for one-off deliveries (``hub webhooks replay``)."""
-        self._http = self._http or httpx.AsyncClient(timeout=self.settings.webhook_timeout)
+        self._http = self._http or destinations.http_client(
+            allow_private=self.settings.webhook_allow_private,
+            timeout=self.settings.webhook_timeout,
+        )
 
     async def stop(self) -> None:
         if self._task:
@@ -173,7 +179,9 @@ class WebhookDispatcher:
 
         async def one(c: Claimed) -> None:
             async with limit:
-                await self._finish(c, *await self._post(c))
+                status_code, error = await self._post(c)
+                permanent = error is not None and error.startswith(destinations.REFUSED)
+                await self._finish(c, status_code, error, permanent=permanent)
 
         await asyncio.gather(*(one(c) for c in claimed))
         return len(claimed)
@@ -232,20 +240,20 @@ class WebhookDispatcher:
             "X-Hub-Attempt": str(c.attempt),
         }
         assert self._http is not None
-        refused = await destinations.refusal(
-            c.url, allow_private=self.settings.webhook_allow_private
-        )
-        if refused is not None:
-            return None, refused
         try:
+            # the client resolves, checks and connects to the checked address in one go
             response = await self._http.post(c.url, content=body, headers=headers)
+        except destinations.DestinationRefused as e:
+            return None, e.reason
         except httpx.HTTPError as e:
             return None, type(e).__name__
         if 200 <= response.status_code < 300:
             return response.status_code, None
         return response.status_code, f"HTTP {response.status_code}"
 
-    async def _finish(self, c: Claimed, status_code: int | None, error: str | None) -> None:
+    async def _finish(
+        self, c: Claimed, status_code: int | None, error: str | None, *, permanent: bool = False
+    ) -> None:
         now = dt.datetime.now(dt.UTC)
         values: dict[str, Any] = {
             "lease_token": None,
@@ -255,7 +263,7 @@ class WebhookDispatcher:
         }
         if error is None:
             values.update(status=DeliveryStatus.DELIVERED, delivered_at=now)
-        elif c.attempt >= self.settings.webhook_max_attempts:
+        elif permanent or c.attempt >= self.settings.webhook_max_attempts:
             values.update(status=DeliveryStatus.FAILED)
         else:
             delay = backoff(c.attempt, self.settings, self._rng)
@@ -284,4 +292,5 @@ class WebhookDispatcher:
                 attempt=c.attempt,
                 status_code=status_code,
                 error=error,
+                permanent=permanent,
             )

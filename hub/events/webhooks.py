@@ -84,10 +84,10 @@ async def register(
     Delivery starts with events committed after registration."""
     if principal.client_id is None:
         raise Forbidden("Only a registered API client can own a webhook.")
-    from hub.events.destinations import check_url
+    from hub.events.destinations import check_destination
     from hub.events.settings import EventSettings
 
-    check_url(url, allow_private=EventSettings().webhook_allow_private)
+    await check_destination(url, allow_private=EventSettings().webhook_allow_private)
     bad = [e for e in events if not _PATTERN.match(e)]
     if bad:
         raise DomainError(
