@@ -27,6 +27,13 @@ class Settings(BaseSettings):
     max_page_size: int = 100
     max_query_tokens: int = 4000
     introspection: bool = True
+    # Request limits (hub.limits): bad input gets a 4xx with a stable code, fast
+    max_body_bytes: int = 1_048_576  # request body, bytes: 413 BODY_TOO_LARGE
+    max_json_depth: int = 64  # nesting of the POST /graphql JSON body: 400 TOO_DEEP
+    max_string_length: int = 4000  # any GraphQL input string (free text): INPUT_TOO_LONG
+    max_aliases: int = 30  # aliased fields per operation: TOO_MANY_ALIASES
+    max_root_fields: int = 20  # top-level fields per operation: TOO_MANY_ROOT_FIELDS
+    max_response_bytes: int = 8 * 1_048_576  # a larger GraphQL answer: RESPONSE_TOO_LARGE
     # Adapters
     his_mllp_host: str = "127.0.0.1"
     his_mllp_port: int = 2575
@@ -34,14 +41,22 @@ class Settings(BaseSettings):
     his_enabled: bool = True
     # Where the policies live (None = the shipped presets)
     policy_dir: Path | None = None
-    # Source priority for the golden record, highest first
-    source_priority: list[str] = ["vendor", "his", "maternal", "immunization", "demo"]
+    # Which source wins a golden-record field is the `source_system` table's trust
+    # (`hub source list / add`); this ranking only applies until it has been read.
+    source_priority: list[str] = ["his", "maternal", "immunization", "cdc", "demo"]
     # Record linkage: the model file the matcher serves (None = hub/registry/linkage-model.json);
     # `hub linkage train` writes new versioned ones.
     linkage_model: Path | None = None
     # Garbage collection of a started server (hub.tuning.settle_gc): young collections
     # every this many allocations (Python's default is 700); 0 leaves the collector alone.
     gc_threshold: int = 20_000
+
+
+    def sanitized(self) -> dict[str, object]:
+        """The settings as they may be logged: passwords, tokens and secrets masked."""
+        from hub.logs import sanitize_settings
+
+        return sanitize_settings(self.model_dump(mode="json"))
 
 
 @lru_cache

@@ -18,7 +18,30 @@ class Client(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     scopes: Mapped[list[str]] = mapped_column(default=list)
     organization_ids: Mapped[list[str]] = mapped_column(default=list)
+    # A family doctor's app: bound to practitioners, it sees their teams' signed residents.
+    practitioner_ids: Mapped[list[str]] = mapped_column(default=list)
+    # The source systems (source_system.key) this client may write resident records as.
+    sources: Mapped[list[str]] = mapped_column(default=list)
     active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    rotated_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class SourceSystem(Base):
+    """A source system records come from (HIS, maternal-child, a signing app...) and how far
+    its values are trusted in the golden record: configuration, never inferred from a name."""
+
+    __tablename__ = "source_system"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Higher wins a golden-record field; equal trust falls back to the newest record.
+    trust: Mapped[int] = mapped_column(default=10)
+    # Identity checked against the ID card (a hospital's registration desk): its name,
+    # sex and birth date are not replaced by a less trusted source, only contradicted.
+    verifies_identity: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

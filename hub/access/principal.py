@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -28,6 +29,8 @@ class Principal:
     organization_ids: tuple[str, ...] = ()
     client_id: int | None = None
     request_id: str | None = field(default=None, compare=False)
+    practitioner_ids: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()  # the source systems it may write resident records as
 
     def has(self, scope: str) -> bool:
         return scope in self.scopes or Scope.ADMIN in self.scopes
@@ -38,8 +41,17 @@ class Principal:
 
     @property
     def bound(self) -> bool:
-        """A bound client sees only what relates to its organizations."""
-        return bool(self.organization_ids) and Scope.ADMIN not in self.scopes
+        """A bound client sees only what relates to its organizations or practitioners."""
+        return bool(self.organization_ids or self.practitioner_ids) and (
+            Scope.ADMIN not in self.scopes
+        )
+
+    @property
+    def is_admin(self) -> bool:
+        return Scope.ADMIN in self.scopes
+
+    def with_request(self, request_id: str) -> Principal:
+        return dataclasses.replace(self, request_id=request_id)
 
 
 SYSTEM = Principal(name="system", scopes=frozenset({Scope.ADMIN}))

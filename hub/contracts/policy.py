@@ -176,6 +176,14 @@ class FeeDistribution(_Model):
     institution: Decimal = Field(ge=0, le=1)
 
 
+class AccessPolicy(_Model):
+    """Who may see a resident beyond the resident's own team and institution."""
+
+    # A hospital sees a referred resident while the referral is open and this many days
+    # after it closed (to finish discharge papers and answer follow-up questions).
+    referral_grace_days: int = Field(default=30, ge=0, le=3650)
+
+
 class RegionPolicy(_Model):
     """One region's signing policy (a preset or a local variant)."""
 
@@ -204,6 +212,7 @@ class RegionPolicy(_Model):
     fee_distribution: FeeDistribution | None = None
     team_subsidy_per_person_year: Decimal | None = None
     home_treatment_allowed: bool = True
+    access: AccessPolicy = AccessPolicy()
 
     def package(self, code: str) -> Package:
         for p in self.packages:

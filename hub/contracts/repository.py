@@ -12,9 +12,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, Select, case, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.access import policy
 from hub.access.principal import Principal
 from hub.contracts.models import (
     Contract,
@@ -65,14 +66,6 @@ def signed_condition(signed: bool) -> ColumnElement[bool]:
     return cond if signed else ~cond
 
 
-def _visible_through_contracts(organization_ids: list[str]) -> ColumnElement[bool]:
-    return Resident.id.in_(
-        _signed_residents().where(Contract.organization_id.in_(organization_ids))
-    )
-
-
-if _visible_through_contracts not in registry_repository.extra_visibility:
-    registry_repository.extra_visibility.append(_visible_through_contracts)
 registry_repository.extra_filters["signed"] = signed_condition
 
 
@@ -93,13 +86,8 @@ class ContractFilter:
 
 
 def visible(principal: Principal) -> ColumnElement[bool] | None:
-    """Contracts a bound client may see: its organizations' contracts, and the contracts of
-    residents it may see."""
-    if not principal.bound:
-        return None
-    orgs = list(principal.organization_ids)
-    residents = select(Resident.id).where(registry_repository.visible(principal))  # type: ignore[arg-type]
-    return or_(Contract.organization_id.in_(orgs), Contract.resident_id.in_(residents))
+    """Contracts this client may see: the one access policy (`hub.access.policy`)."""
+    return policy.contracts(principal)
 
 
 def filtered(principal: Principal, flt: ContractFilter) -> Select[Contract]:

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
+from hub.access import policy as access_policy
 from hub.access import service as access
 from hub.access.principal import Principal, Scope
 from hub.contracts import catalog, facts, repository
@@ -189,24 +190,35 @@ async def _hospitals(
 
 
 async def _signers(
-    session: AsyncSession, cmd: SignCommand
+    session: AsyncSession, principal: Principal, cmd: SignCommand
 ) -> tuple[list[Resident], Resident | None]:
-    """(residents who get a contract, the household head signing for them or None)."""
+    """(residents who get a contract, the household head signing for them or None), of
+    those the caller may see: anyone else is not found, exactly like no one."""
     if (cmd.resident_id is None) == (cmd.household_id is None):
         raise InvalidInput("Give either residentId or householdId.", field="residentId")
     if cmd.resident_id is not None:
         resident = await registry.get(session, cmd.resident_id)
-        if resident is None or resident.status != ResidentStatus.ACTIVE:
+        if (
+            resident is None
+            or resident.status != ResidentStatus.ACTIVE
+            or not await access_policy.may_see_resident(session, principal, resident.id)
+        ):
             raise NotFound(
-                f"No active resident {cmd.resident_id} (merged residents sign as the survivor).",
+                f"No active resident {cmd.resident_id} visible to this client (merged "
+                "residents sign as the survivor).",
                 field="residentId",
             )
         return [resident], None
     assert cmd.household_id is not None
     household = await session.get(Household, cmd.household_id)
-    if household is None:
-        raise NotFound(f"No household {cmd.household_id}.", field="householdId")
+    head_id = household.head_resident_id if household is not None else None
+    if head_id is None or not await access_policy.may_see_resident(session, principal, head_id):
+        raise NotFound(f"No household {cmd.household_id} visible to this client.",
+                       field="householdId")  # fmt: skip
+    assert household is not None
     members = await registry.household_members(session, household.id)
+    seen = await access_policy.visible_resident_ids(session, principal, [m.id for m in members])
+    members = [m for m in members if m.id in seen]
     head = next((m for m in members if m.id == household.head_resident_id), None)
     if head is None:
         raise InvalidInput("The household has no head on record to sign.", field="householdId")
@@ -231,7 +243,7 @@ async def sign(
     team, org = await team_for_signing(session, principal, cmd.team_id)
     policy = catalog.policy_for_organization(org)
     signed_on = cmd.signed_on or today or dt.date.today()
-    members, head = await _signers(session, cmd)
+    members, head = await _signers(session, principal, cmd)
     guardian = _guardian(cmd.guardian)
     codes = list(dict.fromkeys(cmd.package_codes))
     chosen = {k: list(v) for k, v in cmd.chosen_items.items()}

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.access.models import Client
 from hub.access.principal import Principal, Scope
+from hub.access.service import principal_of
 from hub.errors import DomainError, Forbidden, NotFound
 from hub.events.models import DeliveryStatus, Webhook, WebhookDelivery
 from hub.events.repository import FeedEvent, head
@@ -45,15 +46,6 @@ def sign(secret: str, body: bytes) -> str:
 def verify(secret: str, body: bytes, header: str) -> bool:
     """What a receiver does (and the tests): compare in constant time."""
     return hmac.compare_digest(sign(secret, body), header)
-
-
-def principal_of(client: Client) -> Principal:
-    return Principal(
-        name=client.name,
-        scopes=frozenset(client.scopes),
-        organization_ids=tuple(client.organization_ids),
-        client_id=client.id,
-    )
 
 
 def may_see(principal: Principal, event: FeedEvent) -> bool:

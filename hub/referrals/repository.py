@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.access import policy
 from hub.access.principal import Principal
 from hub.referrals.models import (
     Booking,
@@ -33,12 +34,8 @@ class ReferralFilter:
 
 
 def visible(principal: Principal) -> ColumnElement[bool] | None:
-    """A bound client sees referrals to or from its organizations: a hospital those it
-    sends or receives, a vendor those of its institutions' teams."""
-    if not principal.bound:
-        return None
-    orgs = list(principal.organization_ids)
-    return or_(Referral.hospital_id.in_(orgs), Referral.team_organization_id.in_(orgs))
+    """Referrals this client may see: the one access policy (`hub.access.policy`)."""
+    return policy.referrals(principal)
 
 
 def filtered(principal: Principal, flt: ReferralFilter) -> Select[Any]:

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.access import policy
 from hub.access import service as access
 from hub.access.principal import Principal, Scope
 from hub.directory.models import Organization, Team
@@ -188,28 +188,15 @@ async def _resident(
 ) -> int:
     """The resident (followed to the survivor of a merge) the caller may refer.
 
-    A bound client refers residents it may see, or residents of the team at the other end:
-    a hospital hands a patient back to the team that looks after them, and knows the
-    patients referred to it, without managing either."""
+    Only a resident the access policy lets it see (a hospital: those of referrals to or from
+    it, open or recently closed); anyone else is not found, exactly like no one."""
     row = await residents.get(session, resident_id)
     seen: set[int] = set()
     while row is not None and row.merged_into_id and row.id not in seen:
         seen.add(row.id)
         row = await residents.get(session, row.merged_into_id)
-    if row is None:
-        raise NotFound(f"No resident {resident_id}.", field="residentId")
-    if principal.bound and not await residents.is_visible(session, principal, row.id):
-        of_team = row.team_id == team.id or row.organization_id == team.organization_id
-        known = of_team or await session.scalar(
-            select(
-                exists().where(
-                    Referral.resident_id == row.id,
-                    Referral.hospital_id.in_(principal.organization_ids),
-                )
-            )
-        )
-        if not known:
-            raise NotFound(f"No resident {resident_id} visible to this client.", field="residentId")
+    if row is None or not await policy.may_see_resident(session, principal, row.id):
+        raise NotFound(f"No resident {resident_id} visible to this client.", field="residentId")
     return row.id
 
 

@@ -321,7 +321,7 @@ class BulkLinker:
         categories: list[dict[str, Any]] = []
         gone_identifiers: list[dict[str, Any]] = []
         gone_categories: list[dict[str, Any]] = []
-        priority = self.registry.priority
+        priority = await self.registry.ranking(session)
         now = dt.datetime.now(dt.UTC)
         for rid, recs in records.items():
             before = held.get(rid) if held is not None else None

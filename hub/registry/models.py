@@ -136,9 +136,12 @@ class SourceRecord(Base):
     link_score: Mapped[float | None]
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # The API client that sent it (None: an adapter, the CLI or a job); only it may replace it.
+    client_id: Mapped[int | None] = mapped_column(default=None)
 
     __table_args__ = (
         UniqueConstraint("source", "source_id", name="uq_source_record"),
+        Index("ix_source_record_client", "client_id", "resident_id"),
         # Covering: the matcher maps the records under a blocking key to their residents
         # without reading the (large) rows.
         Index("ix_source_record_id_resident", "id", "resident_id"),

@@ -6,11 +6,11 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.access import policy
 from hub.access.principal import Principal
-from hub.directory.models import Team
 from hub.registry.models import (
     Resident,
     ResidentCategory,
@@ -33,19 +33,10 @@ class ResidentFilter:
 
 
 def visible(principal: Principal) -> ColumnElement[bool] | None:
-    """Rows a bound client may see: residents managed by, or in a team of, its organizations.
-    Other domains (contracts) widen this through `extra_visibility`."""
-    if not principal.bound:
-        return None
-    orgs = list(principal.organization_ids)
-    teams = select(Team.id).where(Team.organization_id.in_(orgs))
-    conditions = [Resident.organization_id.in_(orgs), Resident.team_id.in_(teams)]
-    conditions.extend(hook(orgs) for hook in extra_visibility)
-    return or_(*conditions)
+    """Rows this client may see: the one access policy (`hub.access.policy`)."""
+    return policy.residents(principal)
 
 
-# Callables (organization ids -> condition on Resident) registered by other domains.
-extra_visibility: list = []
 # Conditions for filter fields another domain owns: field name -> (value -> condition).
 extra_filters: dict = {}
 

@@ -149,7 +149,7 @@ async def discrepancies_of(
 ) -> ResidentDiscrepancies:
     resident = await registry.get(session, principal, resident_id)
     records = await repository.source_records(session, [resident.id])
-    return ResidentDiscrepancies(resident, golden.discrepancies(records, registry.priority),
+    return ResidentDiscrepancies(resident, golden.discrepancies(records, await registry.ranking(session)),
                                  {r.id: r for r in records})  # fmt: skip
 
 
@@ -175,6 +175,7 @@ async def discrepancies_page(
     if after is not None:
         stmt = stmt.where(SourceRecord.resident_id > after)
     ids = list(await session.scalars(stmt))
+    ranking = await registry.ranking(session)
     out: list[ResidentDiscrepancies] = []
     for i in range(0, len(ids), 200):
         part = ids[i : i + 200]
@@ -183,7 +184,7 @@ async def discrepancies_page(
         for rec in await repository.source_records(session, part):
             by_resident[rec.resident_id].append(rec)
         for rid in part:
-            found = golden.discrepancies(by_resident[rid], registry.priority)
+            found = golden.discrepancies(by_resident[rid], ranking)
             if found:
                 out.append(ResidentDiscrepancies(residents[rid], found,
                                                  {r.id: r for r in by_resident[rid]}))  # fmt: skip

@@ -6,20 +6,26 @@ Services never commit; the caller owns the transaction.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.access import policy
 from hub.access import service as access
+from hub.access.models import SourceSystem
 from hub.access.principal import Principal, Scope
-from hub.errors import NotFound
+from hub.errors import Forbidden, NotFound
 from hub.events.service import emit
 from hub.registry import idnumber, repository
 from hub.registry.golden import IDENTIFIER_FIELDS, Refreshed, refreshed
 from hub.registry.linking import LinkDecision, Linker, LinkOutcome
 from hub.registry.models import IdentifierSystem, Resident, SourceRecord
 from hub.registry.records import SEX_WORDS, SEXES, InvalidIdNumber, ResidentRecord, validate
+
+_RANKING_TTL = 5.0  # seconds a process keeps the source ranking before reading it again
 
 __all__ = [
     "IDENTIFIER_FIELDS", "SEXES", "SEX_WORDS", "InvalidIdNumber", "Refreshed", "RegistryService",
@@ -34,21 +40,75 @@ class SubmitResult:
     outcome: LinkOutcome
     decision: LinkDecision | None = None
     flags: list[str] = field(default_factory=list)
+    # May the caller see the resident it linked to? (Else the answer names no resident.)
+    visible: bool = True
+
+
+class ForbiddenSource(Forbidden):
+    code = "FORBIDDEN_SOURCE"
 
 
 class RegistryService:
-    def __init__(self, linker: Linker, source_priority: Sequence[str]) -> None:
+    def __init__(self, linker: Linker, source_priority: Sequence[str] = ()) -> None:
         self.linker = linker
+        # Source keys, most trusted first: loaded from `source_system` (configuration, see
+        # `hub source`), refreshed every few seconds; `source_priority` only until then.
         self.priority = list(source_priority)
+        self._ranked_at = -1e9
+
+    async def ranking(self, session: AsyncSession) -> list[str]:
+        """The source ranking for the golden record (trust, highest first)."""
+        now = time.monotonic()
+        if now - self._ranked_at > _RANKING_TTL:
+            rows = await session.execute(
+                select(SourceSystem.key).order_by(SourceSystem.trust.desc(), SourceSystem.key)
+            )
+            self.priority = [k for (k,) in rows]
+            self._ranked_at = now
+        return self.priority
+
+    def forget_ranking(self) -> None:
+        self._ranked_at = -1e9
+
+    @staticmethod
+    def source_for(principal: Principal, record: ResidentRecord) -> str:
+        """The source this write is made as: one of the client's own registered sources.
+        An operator (admin) and the hub's own actors (adapters, CLI) may name any source."""
+        wanted = (record.source or "").strip()
+        if principal.is_admin and wanted:
+            return wanted
+        own = principal.sources
+        if not wanted and len(own) == 1:
+            return own[0]
+        if not own:
+            raise ForbiddenSource(
+                "This client is registered with no source system, so it cannot submit records; "
+                "ask the operator: `hub client update NAME --source KEY`.", field="source")
+        if not wanted:
+            raise ForbiddenSource(f"Name the source: one of {', '.join(own)}.", field="source")
+        if wanted not in own:
+            raise ForbiddenSource(
+                f"This client writes only as its own source ({', '.join(own)}), not '{wanted}'.",
+                field="source")
+        return wanted
 
     async def submit(
         self, session: AsyncSession, principal: Principal, record: ResidentRecord, *, strict: bool
     ) -> SubmitResult:
         """Store a source record and link it to exactly one resident."""
         principal.require(Scope.RESIDENTS_WRITE)
+        record.source = self.source_for(principal, record)
         flags = validate(record, strict=strict)
         existing = await repository.source_record(session, record.source, record.source_id)
         decision: LinkDecision | None = None
+        if existing is not None and not principal.is_admin and (
+            existing.client_id != principal.client_id
+        ):
+            # Another client's (or an adapter's) record under the same key: not this one's
+            # to replace, and not to be confirmed either.
+            raise ForbiddenSource(
+                f"Source record {record.source}/{record.source_id} was not submitted by this "
+                "client; a client replaces only its own records.", field="sourceId")
         if existing is not None:
             # A known (source, source id): an update of the same person in that system.
             await self.linker.unindex(session, existing)
@@ -83,6 +143,7 @@ class RegistryService:
                 flags=flags,
                 link_grade=best.grade if best and outcome is LinkOutcome.LINKED else None,
                 link_score=best.score if best and outcome is LinkOutcome.LINKED else None,
+                client_id=principal.client_id,
             )
             session.add(src)
             await session.flush()
@@ -98,7 +159,8 @@ class RegistryService:
             organization_ids=[resident.organization_id] if resident.organization_id else [],
         )
         await access.audit(session, principal, "WRITE", "submitResidentRecord", [resident.id])
-        return SubmitResult(resident, src, outcome, decision, flags)
+        visible = await policy.may_see_resident(session, principal, resident.id)
+        return SubmitResult(resident, src, outcome, decision, flags, visible)
 
     async def _follow_merges(self, session: AsyncSession, resident: Resident) -> Resident:
         seen = set()
@@ -113,7 +175,8 @@ class RegistryService:
     async def refresh(self, session: AsyncSession, resident: Resident) -> None:
         """Recompute the golden record, identifiers and stored categories from the sources."""
         records = await repository.source_records(session, [resident.id])
-        r = refreshed(records, self.priority, resident.address_region, resident.insurance_type)
+        ranking = await self.ranking(session)
+        r = refreshed(records, ranking, resident.address_region, resident.insurance_type)
         for column, value in r.values.items():
             setattr(resident, column, value)
         await repository.replace_identifiers(session, resident.id, sorted(r.identifiers))

@@ -11,6 +11,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from hub.access.principal import Scope
 from hub.contracts import catalog, delivery, repository, service
 from hub.contracts import models as m
 from hub.directory.models import Team as TeamRow
@@ -177,7 +178,7 @@ class ContractGuardian:
 
     @strawberry.field(description="The guardian as a resident, when known (the household head).")
     async def resident(self, info: Info[Context, Any]) -> Resident | None:
-        return await load_resident(info, self.resident_id)
+        return await load_resident(info, self.resident_id, via=Scope.CONTRACTS_READ)
 
 
 async def _children(info: Info[Context, Any], name: str, fetch: Any, key: int) -> list[Any]:
@@ -217,7 +218,7 @@ class Contract(Node):
 
     @strawberry.field
     async def resident(self, info: Info[Context, Any]) -> Resident | None:
-        return await load_resident(info, self.row.resident_id)
+        return await load_resident(info, self.row.resident_id, via=Scope.CONTRACTS_READ)
 
     @strawberry.field
     async def team(self, info: Info[Context, Any]) -> Team | None:
@@ -238,7 +239,7 @@ class Contract(Node):
 
     @strawberry.field(description="The household head who signed for the members.")
     async def signed_by(self, info: Info[Context, Any]) -> Resident | None:
-        return await load_resident(info, self.row.signed_by_id)
+        return await load_resident(info, self.row.signed_by_id, via=Scope.CONTRACTS_READ)
 
     @strawberry.field
     def guardian(self, info: Info[Context, Any]) -> ContractGuardian | None:

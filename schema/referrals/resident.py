@@ -20,6 +20,8 @@ async def resident_referrals(
     from schema.referrals.types import Referral
 
     principal = info.context.principal
+    if getattr(root, "view", "FULL") != "FULL":
+        return []  # the BASIC view of a resident (no residents:read) stops at id, name, age
 
     async def batch(session: Any, keys: list[int]) -> list[list[Any]]:
         found = await service.for_residents(session, principal, keys)

@@ -9,6 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from hub.access.principal import Scope
 from hub.referrals import models as m
 from hub.referrals import repository
 from hub.referrals.workflow import Action as _Action
@@ -175,7 +176,7 @@ class Referral(Node):
 
     @strawberry.field(description="The resident referred (masked as for any resident read).")
     async def resident(self, info: Info[Context, Any]) -> Resident | None:
-        return await load_resident(info, self.row.resident_id)
+        return await load_resident(info, self.row.resident_id, via=Scope.REFERRALS_READ)
 
     @strawberry.field(description="The family doctor team (sender of UP, receiver of DOWN).")
     async def team(self, info: Info[Context, Any]) -> Team | None:

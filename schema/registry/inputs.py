@@ -12,7 +12,10 @@ from schema.scalars import InsuranceType, PopulationCategory
 
 @strawberry.input(description="A resident record from a source system (a signing app, an adapter).")
 class ResidentRecordInput:
-    source: str = strawberry.field(description="The sending system, e.g. 'vendor-acme'.")
+    source: str | None = strawberry.field(
+        default=None,
+        description="The sending system: one of this client's registered sources (implied "
+        "when it has only one).")
     source_id: str = strawberry.field(description="The record's id in that system.")
     name: str | None = None
     sex: str | None = strawberry.field(default=None, description="GB/T 2261.1 code: 0, 1, 2 or 9.")
@@ -33,6 +36,7 @@ class ResidentRecordInput:
 
     def to_record(self) -> ResidentRecord:
         data = {k: v for k, v in vars(self).items() if v is not None}
+        data.setdefault("source", "")  # implied by the client's registered source
         if isinstance(data.get("insurance_type"), InsuranceType):
             data["insurance_type"] = data["insurance_type"].value
         data["categories"] = [c.value for c in self.categories or []]

@@ -11,6 +11,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from hub.access.principal import Scope
 from hub.registry import review
 from hub.registry.linking import MatchGrade as _MatchGrade
 from hub.registry.merge import merge, unmerge_record
@@ -22,7 +23,8 @@ from mappings.masking import mask_id
 from schema.context import Context
 from schema.errors import UserError
 from schema.registry.inputs import ResidentRecordInput
-from schema.registry.types import Resident, SourceRecord, load_resident
+from schema.registry.types import FULL, Resident, SourceRecord, load_resident
+
 from schema.relay import (
     Connection,
     Edge,
@@ -34,6 +36,8 @@ from schema.relay import (
     int_id,
     to_global_id,
 )
+
+_ADMIN = Scope.LINKAGE_ADMIN  # a linkage admin without residents:read sees id, name, age
 
 MatchGrade = strawberry.enum(_MatchGrade, description="How sure the matcher is.")
 DuplicateReviewStatus = strawberry.enum(ReviewStatus, name="DuplicateReviewStatus")
@@ -73,7 +77,7 @@ class DuplicateReview(Node):
 
     @strawberry.field(description="The resident created for the record under review.")
     async def resident(self, info: Info[Context, Any]) -> Resident | None:
-        return await load_resident(info, self.row.resident_id)
+        return await load_resident(info, self.row.resident_id, via=_ADMIN)
 
     @strawberry.field(description="The record under review.")
     async def source_record(self, info: Info[Context, Any]) -> SourceRecord | None:
@@ -85,7 +89,7 @@ class DuplicateReview(Node):
     async def candidates(self, info: Info[Context, Any]) -> list[ResidentMatch]:
         out = []
         for c in self.row.candidates or []:
-            resident = await load_resident(info, int(c["resident_id"]))
+            resident = await load_resident(info, int(c["resident_id"]), via=_ADMIN)
             if resident is not None:
                 out.append(ResidentMatch(score=float(c["score"]), grade=MatchGrade(c["grade"]),
                                          reason=str(c.get("reason", "")),
@@ -94,7 +98,7 @@ class DuplicateReview(Node):
 
     @strawberry.field(description="The candidate a SAME_PERSON decision merged into.")
     async def decided_resident(self, info: Info[Context, Any]) -> Resident | None:
-        return await load_resident(info, self.row.decided_resident_id)
+        return await load_resident(info, self.row.decided_resident_id, via=_ADMIN)
 
 
 @strawberry.type
@@ -140,7 +144,7 @@ def _discrepancies(found: review.ResidentDiscrepancies, pii: bool) -> ResidentDi
                                       value=_shown(d.field, value, pii)))  # fmt: skip
         fields.append(FieldDiscrepancy(field=d.field, chosen=_shown(d.field, d.chosen, pii),
                                        values=values))  # fmt: skip
-    return ResidentDiscrepancies(resident=Resident.from_row(found.resident), fields=fields)
+    return ResidentDiscrepancies(resident=Resident.from_row(found.resident, FULL), fields=fields)
 
 
 @strawberry.type
@@ -155,7 +159,7 @@ class LinkageQuery:
             ctx.hub.registry, s, ctx.principal, input.to_record(), count or 5))  # fmt: skip
         ctx.audit_read("matchResident", *(m.resident.id for m in found))
         return [ResidentMatch(score=m.candidate.score, grade=MatchGrade(m.candidate.grade),
-                              reason=m.candidate.reason, resident=Resident.from_row(m.resident))
+                              reason=m.candidate.reason, resident=Resident.from_row(m.resident, FULL))
                 for m in found]  # fmt: skip
 
     @strawberry.field(description="Possible duplicates waiting for a person (linkage:admin).")
@@ -242,7 +246,7 @@ class LinkageMutation:
             return ResolveDuplicateReviewPayload(review=None, resident=None, user_errors=errors)
         kept = row.decided_resident_id or row.resident_id
         return ResolveDuplicateReviewPayload(review=DuplicateReview.from_row(row),
-                                             resident=await load_resident(info, kept),
+                                             resident=await load_resident(info, kept, via=_ADMIN),
                                              user_errors=[])  # fmt: skip
 
     @strawberry.mutation(description="Merge two residents: every record of mergedId moves to "
@@ -259,8 +263,8 @@ class LinkageMutation:
             reason=reason))  # fmt: skip
         if row is None:
             return MergeResidentsPayload(resident=None, merged=None, user_errors=errors)
-        return MergeResidentsPayload(resident=Resident.from_row(row),
-                                     merged=await load_resident(info, merged_away),
+        return MergeResidentsPayload(resident=await load_resident(info, row.id, via=_ADMIN),
+                                     merged=await load_resident(info, merged_away, via=_ADMIN),
                                      user_errors=[])  # fmt: skip
 
     @strawberry.mutation(description="Take one source record out of its resident (into its "
@@ -284,6 +288,6 @@ class LinkageMutation:
         row, errors = await ctx.write(run)
         if row is None:
             return UnmergeRecordPayload(resident=None, previous=None, user_errors=errors)
-        return UnmergeRecordPayload(resident=Resident.from_row(row),
-                                    previous=await load_resident(info, before.get("id")),
+        return UnmergeRecordPayload(resident=await load_resident(info, row.id, via=_ADMIN),
+                                    previous=await load_resident(info, before.get("id"), via=_ADMIN),
                                     user_errors=[])  # fmt: skip

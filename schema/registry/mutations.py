@@ -12,7 +12,7 @@ from schema.context import Context
 from schema.errors import UserError
 from schema.registry.inputs import ResidentRecordInput
 from schema.registry.linkage import LinkageMutation
-from schema.registry.types import Resident, SourceRecord
+from schema.registry.types import FULL, Resident, SourceRecord
 
 LinkOutcome = strawberry.enum(_LinkOutcome, description="Where a submitted record went.")
 
@@ -39,6 +39,6 @@ class RegistryMutation(LinkageMutation):
             return SubmitResidentRecordPayload(resident=None, source_record=None, outcome=None,
                                                flags=[], user_errors=errors)
         return SubmitResidentRecordPayload(
-            resident=Resident.from_row(result.resident),
+            resident=Resident.from_row(result.resident, FULL) if result.visible else None,
             source_record=SourceRecord.from_row(result.source_record),
             outcome=result.outcome, flags=result.flags, user_errors=[])

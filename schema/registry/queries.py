@@ -11,7 +11,7 @@ from strawberry.types import Info
 from hub.registry.repository import ResidentFilter as Filter
 from schema.context import Context
 from schema.registry.linkage import LinkageQuery
-from schema.registry.types import Resident
+from schema.registry.types import FULL, Resident
 from schema.relay import Connection, connection, decode_cursor, int_id, raw_id
 from schema.scalars import IdentifierSystem, InsuranceType, PopulationCategory
 
@@ -55,7 +55,7 @@ class RegistryQuery(LinkageQuery):
         except NotFound:
             return None
         ctx.audit_read("resident", row.id)
-        return Resident.from_row(row)
+        return Resident.from_row(row, FULL)
 
     @strawberry.field(description="Look a resident up by an identifier (ID number, insurance card, …).")
     async def resident_by_identifier(
@@ -67,7 +67,7 @@ class RegistryQuery(LinkageQuery):
         if row is None:
             return None
         ctx.audit_read("residentByIdentifier", row.id)
-        return Resident.from_row(row)
+        return Resident.from_row(row, FULL)
 
     @strawberry.field(description="Residents visible to this client, filtered, as a Relay connection.")
     async def residents(
@@ -80,4 +80,4 @@ class RegistryQuery(LinkageQuery):
         rows, total, more = await ctx.run(lambda s: ctx.hub.registry.list(
             s, ctx.principal, to_filter(filter), after=int(key) if key else None, limit=limit))
         ctx.audit_read("residents", *(r.id for r in rows))
-        return connection(rows, total, more, after=after, convert=Resident.from_row)
+        return connection(rows, total, more, after=after, convert=lambda r: Resident.from_row(r, FULL))

@@ -9,6 +9,8 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from hub.access import policy
+from hub.access.principal import Principal, Scope
 from hub.registry import golden, repository
 from hub.registry.models import Household as HouseholdRow
 from hub.registry.models import Resident as ResidentRow
@@ -107,8 +109,38 @@ async def _categories(info: Info[Context, Any], r: ResidentRow) -> list[str]:
     return sorted(stored | golden.derived_categories(r.birth_date))
 
 
-async def load_resident(info: Info[Context, Any], key: int | None) -> Resident | None:
-    if key is None:
+FULL, BASIC = "FULL", "BASIC"
+
+
+def resident_view(principal: Principal, via: str | None = None) -> str | None:
+    """How much of a resident this client sees: everything with residents:read; id, name and
+    age when it reaches the resident through something it may read (`via`: the scope of a
+    referral or contract); nothing otherwise."""
+    if principal.has(Scope.RESIDENTS_READ):
+        return FULL
+    if via is not None and principal.has(via):
+        return BASIC
+    return None
+
+
+async def visible_ids(info: Info[Context, Any], ids: list[int]) -> set[int]:
+    """Which residents the access policy lets this client see (batched, cached per request)."""
+
+    async def batch(session: Any, keys: list[int]) -> list[bool]:
+        seen = await policy.visible_resident_ids(session, info.context.principal, keys)
+        return [k in seen for k in keys]
+
+    flags = await info.context.loader("VisibleResident", batch).load_many(ids)
+    return {i for i, ok in zip(ids, flags, strict=True) if ok}
+
+
+async def load_resident(
+    info: Info[Context, Any], key: int | None, *, via: str | None = None
+) -> Resident | None:
+    """A resident by id, through the one access policy: None when it does not exist, when
+    the client may not see it, and when it lacks the scope for it."""
+    view = resident_view(info.context.principal, via)
+    if key is None or view is None or not await visible_ids(info, [key]):
         return None
 
     async def batch(session: Any, keys: list[int]) -> list[Any]:
@@ -119,7 +151,21 @@ async def load_resident(info: Info[Context, Any], key: int | None) -> Resident |
     if row is None:
         return None
     info.context.audit_read("resident", row.id)
-    return Resident.from_row(row)
+    return Resident.from_row(row, view)
+
+
+async def visible_residents(
+    info: Info[Context, Any], rows: list[ResidentRow], operation: str, *, via: str | None = None
+) -> list[Resident]:
+    """Of `rows` read some other way (a household's members, a write's result), those the
+    access policy lets this client see, audited as read."""
+    view = resident_view(info.context.principal, via)
+    if view is None or not rows:
+        return []
+    seen = await visible_ids(info, [r.id for r in rows])
+    shown = [r for r in rows if r.id in seen]
+    info.context.audit_read(operation, *(r.id for r in shown))
+    return [Resident.from_row(r, view) for r in shown]
 
 
 @strawberry.type(description="签约居民: one person's shared, deduplicated record (FHIR Patient).")
@@ -136,14 +182,20 @@ class Resident(Node):
     insurance_type: InsuranceType | None
     region: str | None
 
+    view: strawberry.Private[str] = FULL
+
     @classmethod
-    def from_row(cls, r: ResidentRow) -> Resident:
+    def from_row(cls, r: ResidentRow, view: str) -> Resident:
+        """Only through `load_resident` / `visible_residents`, or for rows the access policy
+        filtered in the query that read them."""
+        full = view == FULL
         return cls(
             row=r, id=strawberry.ID(to_global_id("Resident", r.id)), resident_id=r.id, name=r.name,
-            sex=r.sex, birth_date=r.birth_date, active=r.status == "ACTIVE",
-            id_number_flags=list(r.id_number_flags),
-            insurance_type=InsuranceType(r.insurance_type) if r.insurance_type else None,
-            region=r.region_key,
+            sex=r.sex if full else None, birth_date=r.birth_date if full else None,
+            active=r.status == "ACTIVE", view=view,
+            id_number_flags=list(r.id_number_flags) if full else [],
+            insurance_type=InsuranceType(r.insurance_type) if r.insurance_type and full else None,
+            region=r.region_key if full else None,
         )
 
     @strawberry.field(description="Age in whole years today.")
@@ -156,11 +208,15 @@ class Resident(Node):
 
     @strawberry.field(description="18-digit ID number; masked without the residents:pii scope.")
     def id_number(self, info: Info[Context, Any]) -> str | None:
+        if self.view != FULL:
+            return None
         v = self.row.id_number
         return v if info.context.sees_pii else mask_id(v)
 
     @strawberry.field
     def identifiers(self, info: Info[Context, Any]) -> list[Identifier]:
+        if self.view != FULL:
+            return []
         r, pii = self.row, info.context.sees_pii
         out = []
         for system, value in (("ID_CARD", r.id_number), ("INSURANCE_CARD", r.insurance_card),
@@ -173,21 +229,29 @@ class Resident(Node):
 
     @strawberry.field
     def phones(self, info: Info[Context, Any]) -> list[str]:
+        if self.view != FULL:
+            return []
         pii = info.context.sees_pii
         return [p if pii else mask_phone(p) or "" for p in self.row.phones]
 
     @strawberry.field
     def address(self, info: Info[Context, Any]) -> Address:
+        if self.view != FULL:
+            return Address(region_code=None, text=None)
         text = self.row.address_text
         return Address(region_code=self.row.address_region,
                        text=text if info.context.sees_pii or not text else "****")
 
     @strawberry.field(description="Stored categories plus those that follow from age (0–6, 65+).")
     async def categories(self, info: Info[Context, Any]) -> list[PopulationCategory]:
+        if self.view != FULL:
+            return []
         return [PopulationCategory(c) for c in await _categories(info, self.row)]
 
     @strawberry.field
     def guardian(self, info: Info[Context, Any]) -> Guardian | None:
+        if self.view != FULL:
+            return None
         g = self.row.guardian
         if not g:
             return None
@@ -197,6 +261,8 @@ class Resident(Node):
 
     @strawberry.field
     async def household(self, info: Info[Context, Any]) -> Household | None:
+        if self.view != FULL:
+            return None
         if self.row.household_id is None:
             return None
         return Household(id=strawberry.ID(to_global_id("Household", self.row.household_id)),
@@ -204,26 +270,38 @@ class Resident(Node):
 
     @strawberry.field(description="Relation to the household head (SELF, SPOUSE, CHILD, …).")
     def household_relation(self) -> str | None:
+        if self.view != FULL:
+            return None
         return self.row.household_relation
 
     @strawberry.field(description="The institution keeping this resident's health record.")
     async def organization(self, info: Info[Context, Any]) -> Organization | None:
+        if self.view != FULL:
+            return None
         return await load_organization(info, self.row.organization_id)
 
     @strawberry.field(description="The family doctor team responsible for the resident's grid.")
     async def team(self, info: Info[Context, Any]) -> Team | None:
+        if self.view != FULL:
+            return None
         return await load_team(info, self.row.team_id)
 
     @strawberry.field(description="The surviving resident, when this one was merged away.")
     async def merged_into(self, info: Info[Context, Any]) -> Resident | None:
+        if self.view != FULL:
+            return None
         return await load_resident(info, self.row.merged_into_id)
 
     @strawberry.field(description="Every record received for this person, from every source.")
     async def source_records(self, info: Info[Context, Any]) -> list[SourceRecord]:
+        if self.view != FULL:
+            return []
         return [SourceRecord.from_row(r) for r in await _source_records(info, self.row.id)]
 
     @strawberry.field(description="Which source record gave each golden-record field.")
     async def provenance(self, info: Info[Context, Any]) -> list[FieldProvenance]:
+        if self.view != FULL:
+            return []
         by_id = {r.id: r for r in await _source_records(info, self.row.id)}
         return [FieldProvenance(field=f, source=by_id[sid].source, source_id=by_id[sid].source_id)
                 for f, sid in sorted(self.row.provenance.items()) if sid in by_id]
@@ -232,12 +310,16 @@ class Resident(Node):
     async def contracts(
         self, info: Info[Context, Any]
     ) -> list[Annotated[Contract, strawberry.lazy("schema.contracts.types")]]:
+        if self.view != FULL:
+            return []
         from schema.contracts.types import resident_contracts
 
         return await resident_contracts(info, self.row.id)
 
     @strawberry.field(description="Has an active contract (已签约).")
     async def signed(self, info: Info[Context, Any]) -> bool:
+        if self.view != FULL:
+            return False
         from schema.contracts.types import resident_signed
 
         return await resident_signed(info, self.row.id)
@@ -249,6 +331,9 @@ class Resident(Node):
 
     @strawberry.field(description="FHIR R4B Patient.")
     async def fhir(self, info: Info[Context, Any]) -> JSON:
+        if self.view != FULL:  # what the BASIC view shows, as a Patient
+            return {"resourceType": "Patient", "id": str(self.row.id),
+                    "name": [{"text": self.row.name}] if self.row.name else []}
         return patient(self.row, categories=await _categories(info, self.row),
                        mask=not info.context.sees_pii, merged_into=self.row.merged_into_id,
                        replaces=await _merged_into_this(info, self.row.id))
@@ -266,17 +351,16 @@ class Household(Node):
         row = await self._row(info)
         return await load_resident(info, row.head_resident_id if row else None)
 
-    @strawberry.field(description="FHIR R4B Group of the household's members.")
+    @strawberry.field(description="FHIR R4B Group of the household's members the client may see.")
     async def fhir(self, info: Info[Context, Any]) -> JSON:
         row = await self._row(info)
-        members = await info.context.run(
-            lambda s: repository.household_members(s, self.household_id))
-        return infrastructure.household_group(
-            self.household_id, members, row.head_resident_id if row else None)
+        members = await self.members(info)
+        shown = {m.resident_id for m in members}
+        head = row.head_resident_id if row and row.head_resident_id in shown else None
+        return infrastructure.household_group(self.household_id, [m.row for m in members], head)
 
-    @strawberry.field
+    @strawberry.field(description="The members the client may see.")
     async def members(self, info: Info[Context, Any]) -> list[Resident]:
-        members = await info.context.run(
+        rows = await info.context.run(
             lambda s: repository.household_members(s, self.household_id))
-        info.context.audit_read("household", *(m.id for m in members))
-        return [Resident.from_row(m) for m in members]
+        return await visible_residents(info, rows, "household")

@@ -1,0 +1,169 @@
+"""The one access policy: which residents (and their contracts, referrals) a client may see
+or act on. Every path asks it — GraphQL root and nested fields, `node`, mutations,
+subscriptions, webhooks, FHIR — as a SQL predicate added to the query that reads the rows,
+so what a client may not see looks exactly like what does not exist.
+
+Who sees whom:
+- an unbound client (no organization, no practitioner) or an admin: the whole district;
+- an institution-bound client: residents managed by its institutions or in the grid of
+  their teams, residents with an active contract with them, and the residents of referrals
+  to or from them while the referral is open and for the region's
+  `access.referral_grace_days` after it closed (a hospital client);
+- a practitioner-bound client (a family doctor's app): the residents with an active
+  contract with a team the practitioner is on;
+- any client: the residents it submitted records for itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.access.principal import Principal
+
+__all__ = [
+    "contracts", "may_see_resident", "referral_grace_days", "referrals", "residents",
+    "visible_resident_ids",
+]  # fmt: skip
+
+
+def referral_grace_days() -> dict[str, int]:
+    """Region key -> days a hospital keeps seeing a referred resident after the referral
+    closed (region policy `access.referral_grace_days`)."""
+    from hub.contracts.policy import _presets
+
+    return {key: p.access.referral_grace_days for key, p in _presets().items()}
+
+
+def _practitioner_teams(principal: Principal):  # type: ignore[no-untyped-def]
+    from hub.directory.models import TeamMember
+
+    return select(TeamMember.team_id).where(
+        TeamMember.practitioner_id.in_(list(principal.practitioner_ids))
+    )
+
+
+def _referred_residents(orgs: list[str], now: dt.datetime):  # type: ignore[no-untyped-def]
+    """Residents of referrals to or from `orgs`: open ones, and closed ones within the grace
+    period of the sending team's region."""
+    from hub.directory.models import Organization
+    from hub.referrals.models import Referral
+    from hub.referrals.workflow import OPEN
+
+    recent = [
+        and_(Organization.region_key == region, Referral.updated_at >= now - dt.timedelta(days=d))
+        for region, d in sorted(referral_grace_days().items())
+        if d > 0
+    ]
+    return (
+        select(Referral.resident_id)
+        .join(Organization, Organization.id == Referral.team_organization_id)
+        .where(
+            or_(Referral.hospital_id.in_(orgs), Referral.team_organization_id.in_(orgs)),
+            or_(Referral.status.in_([str(s) for s in OPEN]), *recent),
+        )
+    )
+
+
+def residents(
+    principal: Principal, *, now: dt.datetime | None = None
+) -> ColumnElement[bool] | None:
+    """A predicate on `Resident` for the rows this client may see (None: all of them)."""
+    from hub.contracts.models import Contract, ContractStatus
+    from hub.directory.models import Team
+    from hub.registry.models import Resident, SourceRecord
+
+    if not principal.bound:
+        return None
+    now = now or dt.datetime.now(dt.UTC)
+    conditions: list[ColumnElement[bool]] = []
+    if principal.organization_ids:
+        orgs = list(principal.organization_ids)
+        teams = select(Team.id).where(Team.organization_id.in_(orgs))
+        conditions += [
+            Resident.organization_id.in_(orgs),
+            Resident.team_id.in_(teams),
+            Resident.id.in_(
+                select(Contract.resident_id).where(
+                    Contract.status == ContractStatus.ACTIVE, Contract.organization_id.in_(orgs)
+                )
+            ),
+            Resident.id.in_(_referred_residents(orgs, now)),
+        ]
+    if principal.practitioner_ids:
+        conditions.append(
+            Resident.id.in_(
+                select(Contract.resident_id).where(
+                    Contract.status == ContractStatus.ACTIVE,
+                    Contract.team_id.in_(_practitioner_teams(principal)),
+                )
+            )
+        )
+    if principal.client_id is not None:
+        conditions.append(
+            Resident.id.in_(
+                select(SourceRecord.resident_id).where(
+                    SourceRecord.client_id == principal.client_id
+                )
+            )
+        )
+    return or_(*conditions) if conditions else false()
+
+
+def contracts(principal: Principal) -> ColumnElement[bool] | None:
+    """A predicate on `Contract`: its own institutions' or teams' contracts, and the
+    contracts of residents it may see."""
+    from hub.contracts.models import Contract
+    from hub.registry.models import Resident
+
+    if not principal.bound:
+        return None
+    seen = select(Resident.id).where(residents(principal))  # type: ignore[arg-type]
+    conditions = [Contract.resident_id.in_(seen)]
+    if principal.organization_ids:
+        conditions.append(Contract.organization_id.in_(list(principal.organization_ids)))
+    if principal.practitioner_ids:
+        conditions.append(Contract.team_id.in_(_practitioner_teams(principal)))
+    return or_(*conditions)
+
+
+def referrals(principal: Principal) -> ColumnElement[bool] | None:
+    """A predicate on `Referral`: those to or from its institutions, or of its teams."""
+    from hub.referrals.models import Referral
+
+    if not principal.bound:
+        return None
+    conditions: list[ColumnElement[bool]] = []
+    if principal.organization_ids:
+        orgs = list(principal.organization_ids)
+        conditions += [Referral.hospital_id.in_(orgs), Referral.team_organization_id.in_(orgs)]
+    if principal.practitioner_ids:
+        conditions.append(Referral.team_id.in_(_practitioner_teams(principal)))
+    return or_(*conditions) if conditions else false()
+
+
+async def visible_resident_ids(
+    session: AsyncSession, principal: Principal, ids: Iterable[int]
+) -> set[int]:
+    """Which of `ids` this client may see (one query)."""
+    from hub.registry.models import Resident
+
+    wanted = sorted({int(i) for i in ids})
+    if not wanted:
+        return set()
+    cond = residents(principal)
+    if cond is None:
+        return set(wanted)
+    found = await session.scalars(select(Resident.id).where(Resident.id.in_(wanted), cond))
+    return set(found)
+
+
+async def may_see_resident(session: AsyncSession, principal: Principal, resident_id: int) -> bool:
+    return resident_id in await visible_resident_ids(session, principal, [resident_id])
+
+
+def only_visible(rows: Sequence[object], visible: set[int]) -> list[object]:
+    return [r for r in rows if getattr(r, "id", None) in visible]
