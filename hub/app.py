@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -122,9 +123,27 @@ class HubGraphQL(GraphQL[Any, None]):
         from schema import build_schema
 
         s = hub.settings
-        super().__init__(build_schema(max_depth=s.max_query_depth, max_tokens=s.max_query_tokens),
+        super().__init__(build_schema(max_depth=s.max_query_depth, max_tokens=s.max_query_tokens,
+                                      max_string_length=s.max_string_length,
+                                      max_aliases=s.max_aliases,
+                                      max_root_fields=s.max_root_fields),
                          graphql_ide="graphiql", allow_queries_via_get=False, **kwargs)
         self.hub = hub
+        self.max_response_bytes = s.max_response_bytes
+
+    def encode_json(self, data: object) -> str:
+        """A response over ``max_response_bytes`` is replaced by a GraphQL error (HTTP 200,
+        ``data: null``, code RESPONSE_TOO_LARGE): ask for fewer rows or fields."""
+        text = super().encode_json(data)
+        if len(text) > self.max_response_bytes:  # ASCII JSON: characters are bytes
+            from hub.logs import client_mistake
+
+            client_mistake("graphql.response_too_large", "RESPONSE_TOO_LARGE", size=len(text))
+            return json.dumps({"data": None, "errors": [{
+                "message": f"The response is larger than {self.max_response_bytes} bytes; "
+                           "ask for fewer rows (first:) or fields.",
+                "extensions": {"code": "RESPONSE_TOO_LARGE"}}]})
+        return text
 
     async def get_context(self, request: Any, response: Any) -> Any:
         from schema.context import Context
@@ -163,6 +182,7 @@ def create_app(hub: Hub | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         log.info("hub.start", database=hub.db.engine.url.render_as_string(hide_password=True))
+        log.debug("hub.settings", **hub.settings.sanitized())  # secrets masked
         hub.audit.start()
         for start in hub.extras.get("on_start", []):
             await start(hub)
@@ -188,4 +208,7 @@ def create_app(hub: Hub | None = None) -> Starlette:
                             *fhir_routes, metrics_route(hub)],
                     lifespan=lifespan)
     app.state.hub = hub
-    return Authenticate(app, hub)  # type: ignore[return-value]
+    # outermost: body size and shape are checked before a token is looked up
+    from hub.limits import RequestLimits
+
+    return RequestLimits(Authenticate(app, hub), hub.settings)  # type: ignore[return-value]

@@ -15,6 +15,7 @@ from starlette.routing import Route
 from hub.directory import service as directory
 from hub.directory.models import Organization, Practitioner, Team
 from hub.errors import DomainError, NotFound
+from hub.ids import parse_int_id
 from hub.registry import golden, repository
 from hub.registry.models import IdentifierSystem
 from mappings import codes
@@ -87,10 +88,9 @@ async def _patient(request: Request, session: Any, resident_id: int) -> dict[str
 
 async def read_patient(request: Request) -> JSONResponse:
     hub, principal = request.app.state.hub, request.scope["principal"]
-    try:
-        rid = int(request.path_params["id"])
-    except ValueError:
-        return _outcome(404, "not-found", "Patient ids are numbers.")
+    rid = parse_int_id(request.path_params["id"])
+    if rid is None:  # not a key any row can have: checked before SQL sees it
+        return _outcome(404, "not-found", "Patient ids are numbers from 1 to 2^63-1.")
     try:
         async with hub.db.reader() as session:
             resource = await _patient(request, session, rid)

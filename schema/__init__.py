@@ -33,7 +33,7 @@ from schema.referrals.queries import ReferralQuery, find_referral
 from schema.registry.mutations import RegistryMutation
 from schema.registry.queries import RegistryQuery
 from schema.registry.types import load_resident
-from schema.relay import Node, from_global_id
+from schema.relay import Node, from_global_id, parse_int_id
 
 
 @strawberry.type
@@ -41,21 +41,18 @@ class NodeQuery:
     @strawberry.field(description="Any object by its global id (Relay).")
     async def node(self, info: Info[Context, Any], id: strawberry.ID) -> Node | None:
         type_name, raw = from_global_id(str(id))
+        int_keyed = type_name in ("Resident", "Contract", "Referral")
+        key = parse_int_id(raw)
+        if int_keyed and key is None:
+            return None  # no row has this id (2**64, -1, "x"): never reaches SQL
         if type_name == "Resident":
-            from hub.errors import NotFound
-
-            try:
-                await info.context.run(lambda s: info.context.hub.registry.get(
-                    s, info.context.principal, int(raw)))
-            except (NotFound, ValueError):
-                return None
-            return await load_resident(info, int(raw))
+            return await load_resident(info, key)  # the access policy decides, as everywhere
         loaders = {"Organization": load_organization, "Team": load_team,
                    "Practitioner": load_practitioner, "Contract": load_contract}
         if type_name in loaders:
-            return await loaders[type_name](info, raw)
-        if type_name == "Referral" and raw.isdigit():
-            return await find_referral(info, int(raw))
+            return await loaders[type_name](info, str(key) if int_keyed else raw)
+        if type_name == "Referral":
+            return await find_referral(info, key)
         return None
 
 
@@ -77,21 +74,42 @@ def _mask(error: Any) -> bool:
     return original is not None and not isinstance(original, GraphQLError)
 
 
+def _code(error: Any) -> str:
+    return str((getattr(error, "extensions", None) or {}).get("code") or "GRAPHQL_INVALID")
+
+
 class HubSchema(strawberry.Schema):
     def process_errors(self, errors: list[Any], execution_context: Any = None) -> None:
-        """Log errors without the query text or variables: they can carry personal data."""
-        from hub.logs import get_logger
+        """Log errors without the query text, variables or messages: they can carry
+        personal data. The caller's mistakes (domain errors, invalid documents, limits)
+        are INFO and rate-limited; only the hub's own failures are ERROR."""
+        from graphql import GraphQLError
 
-        log = get_logger("schema")
+        from hub.logs import client_mistake, get_logger
+
         for error in errors:
             original = getattr(error, "original_error", None)
             if isinstance(original, DomainError):
-                continue  # expected: the caller gets code and message
-            log.error("graphql.error", error_type=type(original or error).__name__,
-                      path=getattr(error, "path", None), exc_info=original)
+                client_mistake("graphql.client_error", original.code,
+                               error_type=type(original).__name__)
+            elif original is None or isinstance(original, GraphQLError):
+                client_mistake("graphql.rejected", _code(original or error))
+            else:
+                get_logger("schema").error(
+                    "graphql.error", error_type=type(original).__name__,
+                    path=getattr(error, "path", None), exc_info=original)
 
 
-def build_schema(*, max_depth: int = 12, max_tokens: int = 4000) -> strawberry.Schema:
+def build_schema(
+    *,
+    max_depth: int = 12,
+    max_tokens: int = 4000,
+    max_string_length: int = 4000,
+    max_aliases: int = 30,
+    max_root_fields: int = 20,
+) -> strawberry.Schema:
+    from schema.limits import extensions as input_limits
+
     return HubSchema(
         query=Query,
         mutation=Mutation,
@@ -101,8 +119,11 @@ def build_schema(*, max_depth: int = 12, max_tokens: int = 4000) -> strawberry.S
             QueryDepthLimiter(max_depth=max_depth),
             MaxTokensLimiter(max_token_count=max_tokens),
             ParserCache(maxsize=512),
+            *input_limits(max_string_length=max_string_length, max_aliases=max_aliases,
+                          max_root_fields=max_root_fields),
             ValidationCache(maxsize=512),
             AuditReads(),
-            MaskErrors(should_mask_error=_mask, error_message="Internal error; it has been logged."),
+            MaskErrors(should_mask_error=_mask,
+                       error_message="Internal error; it has been logged."),
         ],
     )

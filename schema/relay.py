@@ -8,7 +8,11 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 
-from hub.errors import InvalidInput
+from hub.errors import InvalidInput, NotFound
+from hub.ids import MAX_ID
+from hub.ids import parse_int_id as _parse
+
+__all__ = ["MAX_ID", "parse_int_id"]
 
 T = TypeVar("T")
 
@@ -38,14 +42,23 @@ def raw_id(gid: Any, expected: str) -> str | None:
     return from_global_id(str(gid), expected)[1] if gid else None
 
 
+def parse_int_id(raw: object) -> int | None:
+    """A client's raw integer id (decimal, 1..2**63-1), or None: it cannot name a row."""
+    return _parse(raw)
+
+
 def int_id(gid: str, expected: str) -> int:
+    """The integer key behind a global (or raw) id of the expected type.
+
+    Not a number at all: INVALID_ID. A number no row can have (0, 2**64, …): NOT_FOUND,
+    before it reaches SQL."""
     _, raw = from_global_id(gid, expected)
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidInput(
-            f"'{gid}' is not a valid {expected} id.", field="id", code="INVALID_ID"
-        ) from None
+    key = _parse(raw)
+    if key is not None:
+        return key
+    if raw.isascii() and raw.isdigit():
+        raise NotFound(f"No {expected} has the id '{gid}'.", field="id")
+    raise InvalidInput(f"'{gid}' is not a valid {expected} id.", field="id", code="INVALID_ID")
 
 
 def encode_cursor(key: str | int) -> str:
@@ -58,6 +71,8 @@ def decode_cursor(cursor: str | None) -> str | None:
     try:
         prefix, key = base64.urlsafe_b64decode(cursor.encode()).decode().split(":", 1)
         assert prefix == "c"
+        # integer keys are checked here, before a caller's int() and SQL see them
+        assert not key.lstrip("-").isdigit() or _parse(key) is not None
         return key
     except Exception:  # noqa: BLE001
         raise InvalidInput(
