@@ -14,6 +14,7 @@ from adapters.his.apply import HisAdapter
 from adapters.his.mllp import MllpServer
 from adapters.his.settings import HisSettings, get_his_settings
 from adapters.his.wire import HL7ContentError, HL7Error, HL7ParseError, Issue, build_ack
+from adapters.runtime import metrics
 from adapters.runtime.control import default_enabled
 from adapters.runtime.intake import Intake
 from adapters.runtime.types import Backoff, Receipt
@@ -71,7 +72,7 @@ class HisService:
             max_batch=s.max_batch,
             linger=s.linger_ms / 1000,
             on_commit=self._committed,
-            senders=lambda: self.server.open_connections,
+            senders=lambda: self.server.senders,
         )
         self.server = MllpServer(
             self.handle,
@@ -79,7 +80,11 @@ class HisService:
             hub.settings.his_mllp_port if port is None else port,
             frame_timeout=s.frame_timeout,
             idle_timeout=s.idle_timeout,
+            first_message_timeout=s.first_message_timeout,
+            max_connections=s.max_connections,
+            max_connections_per_peer=s.max_connections_per_peer,
             on_discard=self.intake.discard,
+            on_refused=metrics.count_mllp_refused,
         )
         self.switch = Switch(hub.db, self.adapter.name, default_enabled(hub, "his"))
         self.retries = Loop(

@@ -5,7 +5,9 @@ answer back on the same connection, one message at a time per connection (MLLP i
 synchronous; ordering per sender is preserved). Broken framing never reaches the handler:
 junk outside frames and frames cut short are dropped and reported through `on_discard`
 so the caller can keep the raw bytes. Every wait is bounded, and a connection's failure
-ends that connection only.
+ends that connection only. Idle connections cannot lock senders out (see MllpServer):
+per-peer limit, a short timeout before the first message, eviction of silent connections
+when the server is full.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 import structlog
 
@@ -101,8 +105,38 @@ class FrameDecoder:
         return frames
 
 
+@dataclass(slots=True, eq=False)
+class _Connection:
+    peer: str  # the remote IP: what the per-peer limit counts
+    task: asyncio.Task[None]
+    opened: float = field(default_factory=time.monotonic)
+    bytes_in: int = 0
+    spoke: bool = False  # a whole message arrived: from then on the long idle timeout
+
+
+_EVENTS = {
+    "evicted_silent": "mllp.connection_evicted",
+    "first_message_timeout": "mllp.connection_silent",
+}
+
+
+def _peer_ip(peername: object) -> str:
+    if isinstance(peername, tuple) and peername:
+        return str(peername[0])
+    return str(peername)
+
+
 class MllpServer:
-    """An MLLP listener. `port=0` picks a free port; read it from `.port` after start()."""
+    """An MLLP listener. `port=0` picks a free port; read it from `.port` after start().
+
+    Connections cannot lock real senders out. One peer (remote IP) holds at most
+    `max_connections_per_peer`; a connection that has not sent a whole message within
+    `first_message_timeout` is closed (`idle_timeout`, much longer, applies between the
+    messages of one that has); and when all `max_connections` are taken, a newcomer evicts
+    the oldest connection that has sent nothing (failing that, the oldest that has not yet
+    sent a whole message) rather than being turned away. Every refusal and eviction is
+    logged (peer and reason, never content) and counted in `refused` and `on_refused`.
+    """
 
     def __init__(
         self,
@@ -112,24 +146,41 @@ class MllpServer:
         *,
         frame_timeout: float = 10.0,
         idle_timeout: float = 300.0,
+        first_message_timeout: float = 10.0,
         write_timeout: float = 10.0,
         handler_timeout: float | None = None,
         max_message_bytes: int = 4 << 20,
         max_connections: int = 256,
+        max_connections_per_peer: int = 64,
         on_discard: DiscardHook | None = None,
+        on_refused: Callable[[str], None] | None = None,
     ) -> None:
         self.handler, self.host, self._port = handler, host, port
         self.frame_timeout, self.idle_timeout = frame_timeout, idle_timeout
+        self.first_message_timeout = first_message_timeout
         self.write_timeout, self.handler_timeout = write_timeout, handler_timeout
         self.max_message_bytes, self.max_connections = max_message_bytes, max_connections
-        self.on_discard = on_discard
+        self.max_connections_per_peer = max_connections_per_peer
+        self.on_discard, self.on_refused = on_discard, on_refused
         self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[None]] = set()
+        # oldest first (dicts keep insertion order): eviction looks for the oldest unproven
+        self._connections: dict[asyncio.Task[None], _Connection] = {}
+        self._unproven: dict[asyncio.Task[None], _Connection] = {}  # no whole message yet
+        self._per_peer: Counter[str] = Counter()
+        self._evicted: set[asyncio.Task[None]] = set()  # cancelled, still closing
         self.messages = 0  # handled frames, for tests and metrics
+        # reason -> connections refused or closed early: peer_limit, server_full,
+        # evicted_silent, first_message_timeout
+        self.refused: Counter[str] = Counter()
 
     @property
     def open_connections(self) -> int:
         return len(self._connections)
+
+    @property
+    def senders(self) -> int:
+        """Open connections that have sent a whole message: who may be sending now."""
+        return len(self._connections) - len(self._unproven)
 
     @property
     def port(self) -> int:
@@ -144,10 +195,11 @@ class MllpServer:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
-        for task in list(self._connections):
+        tasks = [*self._connections, *self._evicted]
+        for task in tasks:
             task.cancel()
-        if self._connections:
-            await asyncio.gather(*self._connections, return_exceptions=True)
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
@@ -165,33 +217,75 @@ class MllpServer:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    def _count(self, reason: str, peer: str, **extra: object) -> None:
+        self.refused[reason] += 1
+        if self.on_refused is not None:
+            self.on_refused(reason)
+        event = _EVENTS.get(reason, "mllp.connection_refused")
+        log.warning(event, peer=peer, reason=reason, open=len(self._connections), **extra)
+
+    def _admit(self, conn: _Connection) -> bool:
+        """Room for a new connection: per-peer limit, then the global one (evicting)."""
+        if self._per_peer[conn.peer] >= self.max_connections_per_peer:
+            self._count("peer_limit", conn.peer, peer_open=self._per_peer[conn.peer])
+            return False
+        if len(self._connections) >= self.max_connections:
+            victim = next((c for c in self._unproven.values() if c.bytes_in == 0), None)
+            if victim is None:
+                victim = next(iter(self._unproven.values()), None)
+            if victim is None:
+                self._count("server_full", conn.peer)
+                return False
+            self._forget(victim)
+            self._evicted.add(victim.task)
+            victim.task.add_done_callback(self._evicted.discard)
+            victim.task.cancel()
+            age = round(time.monotonic() - victim.opened, 1)
+            self._count("evicted_silent", victim.peer, age=age, received_bytes=victim.bytes_in,
+                        for_peer=conn.peer)  # fmt: skip
+        self._connections[conn.task] = self._unproven[conn.task] = conn
+        self._per_peer[conn.peer] += 1
+        return True
+
+    def _forget(self, conn: _Connection) -> None:
+        if self._connections.pop(conn.task, None) is None:
+            return
+        self._unproven.pop(conn.task, None)
+        self._per_peer[conn.peer] -= 1
+        if self._per_peer[conn.peer] <= 0:
+            del self._per_peer[conn.peer]
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        if len(self._connections) >= self.max_connections:
+        peer = writer.get_extra_info("peername")
+        conn = _Connection(_peer_ip(peer), task)
+        if not self._admit(conn):
             writer.close()
             return
-        self._connections.add(task)
-        peer = writer.get_extra_info("peername")
         try:
-            await self._converse(reader, writer, peer)
+            await self._converse(reader, writer, peer, conn)
         except (ConnectionError, OSError, TimeoutError, FrameTooLarge) as err:
             log.info("mllp.connection_dropped", peer=str(peer), reason=type(err).__name__)
         except asyncio.CancelledError:
-            pass  # stop(): the connection goes, the server task carries on
+            pass  # stop() or an eviction: the connection goes, the server task carries on
         except Exception:
             # A handler that raised gets no ACK: closing makes the sender resend later,
             # which is right for a transient failure and harmless with idempotent intake.
             log.exception("mllp.handler_failed", peer=str(peer))
         finally:
-            self._connections.discard(task)
+            self._forget(conn)
             writer.close()
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 async with asyncio.timeout(1.0):
                     await writer.wait_closed()
 
     async def _converse(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: object
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        peer: object,
+        conn: _Connection,
     ) -> None:
         def report(data: bytes, reason: str) -> None:
             log.warning("mllp.discarded", peer=str(peer), reason=reason, size=len(data))
@@ -200,21 +294,35 @@ class MllpServer:
 
         decoder = FrameDecoder(self.max_message_bytes, report)
         frame_deadline, starts = 0.0, 0
+        # until its first whole message a connection gets the short timeout, counted from
+        # when it opened (bytes outside a frame do not extend it)
+        first_deadline = time.monotonic() + self.first_message_timeout
+        spoke = False
         while True:
             if decoder.in_frame:  # a frame's whole arrival is bounded, not each read
                 timeout = max(0.0, frame_deadline - time.monotonic())
+            elif not spoke:
+                timeout = max(0.0, first_deadline - time.monotonic())
             else:
                 timeout = self.idle_timeout
             try:
                 async with asyncio.timeout(timeout):
                     data = await reader.read(65536)
             except TimeoutError:
+                if not spoke and not decoder.in_frame:
+                    self._count("first_message_timeout", _peer_ip(peer),
+                                received_bytes=conn.bytes_in)  # fmt: skip
                 decoder.discard("no end block before the frame timeout")
                 return
             if not data:
                 decoder.discard("connection closed inside a frame")
                 return
+            conn.bytes_in += len(data)
             for message in decoder.feed(data):
+                if not spoke:
+                    spoke = True
+                    conn.spoke = True
+                    self._unproven.pop(conn.task, None)
                 self.messages += 1
                 if self.handler_timeout is None:
                     ack = await self.handler(message)

@@ -23,6 +23,10 @@ class HisSettings(BaseSettings):
     send_timeout: float = 10.0  # one REF^I12 exchange, connect to answer
     frame_timeout: float = 10.0  # a frame must arrive whole within this
     idle_timeout: float = 300.0  # an idle connection is closed after this
+    # ... but one that has not sent a whole message yet after this (HUB_HIS_FIRST_MESSAGE_TIMEOUT)
+    first_message_timeout: float = 10.0
+    max_connections: int = 256  # MLLP connections at once; a full server evicts silent ones
+    max_connections_per_peer: int = 64  # from one remote IP (HUB_HIS_MAX_CONNECTIONS_PER_PEER)
 
 
 @lru_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +27,16 @@ _GAUGES = (
 )
 
 
+# This process's MLLP connections refused or closed early, by reason (peer_limit,
+# server_full, evicted_silent, first_message_timeout): the listener adds to it.
+MLLP_REFUSED: Counter[str] = Counter()
+_MLLP_REASONS = ("peer_limit", "server_full", "evicted_silent", "first_message_timeout")
+
+
+def count_mllp_refused(reason: str) -> None:
+    MLLP_REFUSED[reason] += 1
+
+
 def render(statuses: Sequence[AdapterStatus]) -> str:
     lines: list[str] = []
     for name, text in _COUNTERS:
@@ -43,6 +54,13 @@ def render(statuses: Sequence[AdapterStatus]) -> str:
             f'{metric}{{adapter="{s.name}",status="{k}"}} {v}'
             for k, v in sorted(s.outbound.items())
         ]
+    metric = "hub_mllp_connections_refused_total"
+    lines += [
+        f"# HELP {metric} MLLP connections refused or closed early by this process, by reason.",
+        f"# TYPE {metric} counter",
+    ]
+    reasons = sorted({*_MLLP_REASONS, *MLLP_REFUSED})
+    lines += [f'{metric}{{reason="{r}"}} {MLLP_REFUSED[r]}' for r in reasons]
     return "\n".join(lines) + "\n"
 
 
