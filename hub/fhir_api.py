@@ -90,7 +90,7 @@ async def read_patient(request: Request) -> JSONResponse:
     hub, principal = request.app.state.hub, request.scope["principal"]
     rid = parse_int_id(request.path_params["id"])
     if rid is None:  # not a key any row can have: checked before SQL sees it
-        return _outcome(404, "not-found", "Patient ids are numbers from 1 to 2^63-1.")
+        return _outcome(404, "not-found", "Patient ids are numbers from 1 to 2^31-1.")
     try:
         async with hub.db.reader() as session:
             resource = await _patient(request, session, rid)

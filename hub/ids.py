@@ -1,16 +1,17 @@
 """Client-supplied integer ids, checked before they reach SQL.
 
-A database key is a decimal integer in 1..2**63-1 (BIGINT). Anything else — signs,
-spaces, underscores, non-ASCII digits, 2**64 — cannot name a row: callers treat it as
-not found, never as an OverflowError or a 500.
+The hub's integer keys are INTEGER columns (32-bit on PostgreSQL): a key is a decimal
+integer in 1..2**31-1. Anything else — signs, spaces, underscores, non-ASCII digits,
+2**31, 2**64 — cannot name a row: callers treat it as not found, never as an
+OverflowError, a DataError or a 500.
 """
 
 from __future__ import annotations
 
 import re
 
-MAX_ID = 2**63 - 1
-_DECIMAL = re.compile(r"[1-9][0-9]{0,18}")
+MAX_ID = 2**31 - 1  # INTEGER primary keys; BIGINT ones would allow 2**63-1
+_DECIMAL = re.compile(r"[1-9][0-9]{0,9}")
 
 
 def parse_int_id(raw: object) -> int | None:

@@ -9,10 +9,8 @@ from typing import Any, Generic, TypeVar
 import strawberry
 
 from hub.errors import InvalidInput, NotFound
-from hub.ids import MAX_ID
+from hub.ids import MAX_ID as MAX_ID  # re-exported: the bound of parse_int_id
 from hub.ids import parse_int_id as _parse
-
-__all__ = ["MAX_ID", "parse_int_id"]
 
 T = TypeVar("T")
 
@@ -43,7 +41,7 @@ def raw_id(gid: Any, expected: str) -> str | None:
 
 
 def parse_int_id(raw: object) -> int | None:
-    """A client's raw integer id (decimal, 1..2**63-1), or None: it cannot name a row."""
+    """A client's raw integer id (decimal, 1..hub.ids.MAX_ID), or None: no row has it."""
     return _parse(raw)
 
 
