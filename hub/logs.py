@@ -165,8 +165,13 @@ def _renderer(json: bool) -> Any:
     )
 
 
+CONFIGURED: tuple[str, bool] = ("INFO", False)  # the last configure()'s (level, json)
+
+
 def configure(level: str = "INFO", json: bool = False) -> None:
+    global CONFIGURED
     level = level.upper()
+    CONFIGURED = (level, json)
     renderer = _renderer(json)
     # The stdlib root (sqlalchemy, asyncio, uvicorn's error log when it propagates):
     # the same processors, so a third-party line is scrubbed too.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import io
+import logging
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -71,14 +72,14 @@ def captured_logs(level: str = "DEBUG", json: bool = False) -> Iterator[_Buffer]
     from hub import logs
 
     buffer = _Buffer()
-    previous = logs.STREAM.target
+    previous, previous_config = logs.STREAM.target, logs.CONFIGURED
     logs.configure(level, json)
     logs.STREAM.target = buffer
     try:
         yield buffer
     finally:
         logs.STREAM.target = previous
-        logs.configure("INFO")
+        logs.configure(*previous_config)
 
 
 class LoggedServer(LiveServer):
@@ -100,6 +101,10 @@ class LoggedServer(LiveServer):
                 lifespan="on",
             )
         )
+        for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi"):
+            # handlers a previous server's log config left: propagate to the root instead
+            logging.getLogger(name).handlers.clear()
+            logging.getLogger(name).propagate = True
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
 
