@@ -116,16 +116,31 @@ class LiveServer:
 
 
 def create_client_token(
-    url: str, name: str, scopes: list[str], orgs: list[str] | None = None
+    url: str,
+    name: str,
+    scopes: list[str],
+    orgs: list[str] | None = None,
+    *,
+    practitioners: list[str] | None = None,
+    sources: list[str] | None = None,
 ) -> str:
-    from hub.access.service import create_client
+    """A client's bearer token. Sources not yet registered are registered first (trust 10,
+    as a signing app's would be)."""
+    from hub.access.models import SourceSystem
+    from hub.access.service import add_source, create_client
     from hub.db import Database
 
     async def run() -> str:
         db = Database(url)
         try:
             async with db.transaction() as session:
-                _, token = await create_client(session, name, scopes, orgs or [])
+                for key in sources or []:
+                    if await session.get(SourceSystem, key) is None:
+                        await add_source(session, key, key, trust=10)
+                _, token = await create_client(
+                    session, name, scopes, orgs or [], practitioner_ids=practitioners or [],
+                    sources=sources or [],
+                )  # fmt: skip
                 return token
         finally:
             await db.dispose()

@@ -45,7 +45,8 @@ mutation($src: String!, $sid: String!, $r: String!) {
 @pytest.fixture(scope="module")
 def admin(live: LiveServer, db_url: str) -> Api:
     asyncio.run(load_demo(db_url, scale=0.02, regions=("panyu",)))
-    return Api(live.url, create_client_token(db_url, "linkage-e2e", LINKAGE))
+    return Api(live.url, create_client_token(
+        db_url, "linkage-e2e", LINKAGE, sources=["his", "vendor", "maternal"]))
 
 
 @pytest.fixture(scope="module")

@@ -282,6 +282,17 @@ def test_up_then_down_referral_lands_in_the_team_work_list(world: World) -> None
 def test_down_referral_prescriptions_are_capped_in_yongkang(world: World) -> None:
     h2, team = world.hospital("YK-H2"), world.team_client("YK-CHC")
     world.resident("yk-1", "330784", "YK-CHC", "YK-TEAM")
+    base_down = {
+        "residentId": world.residents["yk-1"], "fromOrganizationId": "YK-H2",
+        "toTeamId": "YK-TEAM", "direction": "DOWN", "reason": "病情稳定，回社区康复",
+        "diagnosisCode": "I10", "dischargeSummary": "出院小结", "priorities": [],
+    }  # fmt: skip
+    # A hospital refers down only a patient it knows through the hub: before any referral
+    # to it, the team's resident is not found, exactly as a nonexistent one.
+    unknown = h2(CREATE, {"input": base_down})["createReferral"]["userErrors"]
+    assert [(e["code"], e["field"]) for e in unknown] == [("NOT_FOUND", "residentId")]
+    made = world.refer(team, "yk-1", to="YK-H2", team="YK-TEAM", priorities=())
+    assert made["userErrors"] == [], made
     base = {
         "residentId": world.residents["yk-1"],
         "fromOrganizationId": "YK-H2",
