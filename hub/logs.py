@@ -69,8 +69,15 @@ _PHI = re.compile(
 )
 
 
+_MAX_TEXT = 16_384  # characters of one logged string; the rest is cut (bounded cost)
+
+
 def redact(text: str) -> str:
     """``text`` without anything that looks like a name, an address, an ID or a phone."""
+    if len(text) > _MAX_TEXT:
+        # no half ID number at the cut
+        cut = len(text) - _MAX_TEXT
+        text = text[:_MAX_TEXT].rstrip("0123456789Xx") + f"…[{cut} characters cut]"
     return _PHI.sub(REDACTED, text)
 
 
