@@ -101,10 +101,7 @@ class Authenticate:
                 status_code=401, headers={"WWW-Authenticate": "Bearer"})
             await response(scope, receive, send)
             return
-        scope["principal"] = Principal(
-            name=principal.name, scopes=principal.scopes,
-            organization_ids=principal.organization_ids, client_id=principal.client_id,
-            request_id=request_id)
+        scope["principal"] = principal.with_request(request_id)
         await self.app(scope, receive, send)
 
 

@@ -11,13 +11,15 @@ Who sees whom:
   `access.referral_grace_days` after it closed (a hospital client);
 - a practitioner-bound client (a family doctor's app): the residents with an active
   contract with a team the practitioner is on;
-- any client: the residents it submitted records for itself.
+- any client: the residents its own records created (a record of someone already known
+  links to them and grants nothing).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +28,7 @@ from hub.access.principal import Principal
 
 __all__ = [
     "contracts", "may_see_resident", "referral_grace_days", "referrals", "residents",
-    "visible_resident_ids",
+    "visible_events", "visible_resident_ids",
 ]  # fmt: skip
 
 
@@ -74,7 +76,7 @@ def residents(
     """A predicate on `Resident` for the rows this client may see (None: all of them)."""
     from hub.contracts.models import Contract, ContractStatus
     from hub.directory.models import Team
-    from hub.registry.models import Resident, SourceRecord
+    from hub.registry.models import Resident
 
     if not principal.bound:
         return None
@@ -103,13 +105,7 @@ def residents(
             )
         )
     if principal.client_id is not None:
-        conditions.append(
-            Resident.id.in_(
-                select(SourceRecord.resident_id).where(
-                    SourceRecord.client_id == principal.client_id
-                )
-            )
-        )
+        conditions.append(Resident.created_by_client_id == principal.client_id)
     return or_(*conditions) if conditions else false()
 
 
@@ -165,5 +161,56 @@ async def may_see_resident(session: AsyncSession, principal: Principal, resident
     return resident_id in await visible_resident_ids(session, principal, [resident_id])
 
 
-def only_visible(rows: Sequence[object], visible: set[int]) -> list[object]:
-    return [r for r in rows if getattr(r, "id", None) in visible]
+async def practitioner_team_ids(session: AsyncSession, principal: Principal) -> set[str]:
+    if not principal.practitioner_ids:
+        return set()
+    return set(await session.scalars(_practitioner_teams(principal)))
+
+
+async def visible_events(
+    session: AsyncSession, principal: Principal, events: Sequence[EventLike]
+) -> list[EventLike]:
+    """The events this client may be told of (a webhook delivery, a subscription push): the
+    scope for that kind of thing, then the same rule as reads — an event about a resident
+    only if it may see the resident; others when they concern its institutions or teams."""
+    from hub.events.webhooks import EVENT_SCOPES
+
+    scoped = [
+        e for e in events
+        if (scope := EVENT_SCOPES.get(e.aggregate_type)) is None or principal.has(scope)
+    ]  # fmt: skip
+    if not principal.bound or not scoped:
+        return scoped
+    residents_of = {id(e): _resident_of(e) for e in scoped}
+    seen = await visible_resident_ids(
+        session, principal, [r for r in residents_of.values() if r is not None]
+    )
+    orgs = set(principal.organization_ids)
+    teams = await practitioner_team_ids(session, principal)
+    out = []
+    for e in scoped:
+        rid = residents_of[id(e)]
+        if rid is not None:
+            ok = rid in seen
+        else:
+            ok = bool(orgs & set(e.organization_ids)) or e.data.get("team_id") in teams
+        if ok:
+            out.append(e)
+    return out
+
+
+def _resident_of(event: EventLike) -> int | None:
+    raw = (
+        event.aggregate_id if event.aggregate_type == "Resident" else event.data.get("resident_id")
+    )
+    try:
+        return int(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+class EventLike(Protocol):
+    aggregate_type: str
+    aggregate_id: str
+    organization_ids: tuple[str, ...]
+    data: dict[str, Any]

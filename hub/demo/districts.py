@@ -1,7 +1,8 @@
 """The five seed regions as demo districts (示范区): streets, institutions and sizes.
 
 Street and town names, county codes (GB/T 2260) and the named hospitals and health
-centres are real (the Yongkang centres are the ones the seed lists); communities,
+centres are real (the Yongkang centres are the ones the seed lists), except Jilin's
+district hospital, added so the demo has a secondary hospital there; communities,
 villages, people and teams are synthetic. Sizes are for `scale=1.0` of
 `hub.demo.generate.generate`: Panyu is the big district, the others are small samples.
 """
@@ -136,7 +137,12 @@ JILIN = DistrictSpec(
         Street("向阳街道", 2, 1),
         Street("搜登站镇", 2, 1, village_clinics=2),
     ),
-    hospitals=(Hospital("吉林市中心医院", "TERTIARY_HOSPITAL", "德胜街道"),),
+    hospitals=(
+        Hospital("吉林市中心医院", "TERTIARY_HOSPITAL", "德胜街道"),
+        # Synthetic (not a real hospital's name): a district hospital (二级医院), so the
+        # demo can show Jilin's "1+1+1" combination signing and secondary referrals.
+        Hospital("吉林市船营区人民医院", "SECONDARY_HOSPITAL", "北京路街道"),
+    ),
     residents=1_600,
     capacity_households=1_000,
     insurance_mix=(0.40, 0.55, 0.05),

@@ -31,6 +31,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.access import policy
 from hub.access.models import Client
 from hub.db import Database
 from hub.events import destinations, repository, webhooks
@@ -162,10 +163,10 @@ class WebhookDispatcher:
             return False  # another process is fanning this webhook out
         if client is not None and client.active:
             principal = webhooks.principal_of(client)
+            wanted = [ev for ev in batch if webhooks.wants(hook.events, ev.type)]
             session.add_all(
                 WebhookDelivery(webhook_id=hook.id, event_id=ev.id)
-                for ev in batch
-                if webhooks.wants(hook.events, ev.type) and webhooks.may_see(principal, ev)
+                for ev in await policy.visible_events(session, principal, wanted)
             )
         return len(batch) >= self.settings.batch
 

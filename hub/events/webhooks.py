@@ -17,12 +17,10 @@ from collections.abc import Sequence
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.access.models import Client
 from hub.access.principal import Principal, Scope
-from hub.access.service import principal_of
 from hub.errors import DomainError, Forbidden, NotFound
 from hub.events.models import DeliveryStatus, Webhook, WebhookDelivery
-from hub.events.repository import FeedEvent, head
+from hub.events.repository import head
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 EVENT_ID_HEADER = "X-Hub-Event-Id"
@@ -46,17 +44,6 @@ def sign(secret: str, body: bytes) -> str:
 def verify(secret: str, body: bytes, header: str) -> bool:
     """What a receiver does (and the tests): compare in constant time."""
     return hmac.compare_digest(sign(secret, body), header)
-
-
-def may_see(principal: Principal, event: FeedEvent) -> bool:
-    """The same rule as reads: the scope for that kind of thing, and for a bound client an
-    event that concerns one of its organizations."""
-    scope = EVENT_SCOPES.get(event.aggregate_type)
-    if scope is not None and not principal.has(scope):
-        return False
-    return not principal.bound or bool(
-        set(event.organization_ids) & set(principal.organization_ids)
-    )
 
 
 def wants(patterns: Sequence[str], event_type: str) -> bool:

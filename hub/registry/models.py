@@ -93,6 +93,9 @@ class Resident(Base):
     organization_id: Mapped[str | None] = mapped_column(ForeignKey("organization.id"))
     team_id: Mapped[str | None] = mapped_column(ForeignKey("team.id"))
     provenance: Mapped[dict[str, Any]] = mapped_column(default=dict)  # field -> source record id
+    # The API client whose record created this resident: it may see it (a record that
+    # links to someone already known grants nothing).
+    created_by_client_id: Mapped[int | None] = mapped_column(default=None, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -141,7 +144,6 @@ class SourceRecord(Base):
 
     __table_args__ = (
         UniqueConstraint("source", "source_id", name="uq_source_record"),
-        Index("ix_source_record_client", "client_id", "resident_id"),
         # Covering: the matcher maps the records under a blocking key to their residents
         # without reading the (large) rows.
         Index("ix_source_record_id_resident", "id", "resident_id"),

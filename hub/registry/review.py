@@ -149,7 +149,8 @@ async def discrepancies_of(
 ) -> ResidentDiscrepancies:
     resident = await registry.get(session, principal, resident_id)
     records = await repository.source_records(session, [resident.id])
-    return ResidentDiscrepancies(resident, golden.discrepancies(records, await registry.ranking(session)),
+    ranking = await registry.ranking(session)
+    return ResidentDiscrepancies(resident, golden.discrepancies(records, ranking),
                                  {r.id: r for r in records})  # fmt: skip
 
 

@@ -131,7 +131,7 @@ class RegistryService:
                     if decision.outcome is LinkOutcome.REVIEW
                     else LinkOutcome.NEW
                 )
-                resident = Resident()
+                resident = Resident(created_by_client_id=principal.client_id)
                 session.add(resident)
                 await session.flush()
             best = decision.candidates[0] if decision.candidates else None

@@ -56,12 +56,18 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("rotated_at", hub.db.UtcDateTime(timezone=True)))
     with op.batch_alter_table("source_record", schema=None) as batch_op:
         batch_op.add_column(sa.Column("client_id", sa.Integer()))
-        batch_op.create_index("ix_source_record_client", ["client_id", "resident_id"])
+    with op.batch_alter_table("resident", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("created_by_client_id", sa.Integer()))
+        batch_op.create_index(
+            batch_op.f("ix_resident_created_by_client_id"), ["created_by_client_id"]
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("resident", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_resident_created_by_client_id"))
+        batch_op.drop_column("created_by_client_id")
     with op.batch_alter_table("source_record", schema=None) as batch_op:
-        batch_op.drop_index("ix_source_record_client")
         batch_op.drop_column("client_id")
     with op.batch_alter_table("client", schema=None) as batch_op:
         for column in ("rotated_at", "revoked_at", "expires_at", "sources", "practitioner_ids"):

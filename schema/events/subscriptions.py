@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from hub.access import policy
 from hub.access.principal import Scope
 from hub.errors import Forbidden
 from hub.events.runtime import feed_of
@@ -37,16 +38,19 @@ class EventSubscription:
                 f"This client acts for {', '.join(ctx.principal.organization_ids)}, not for {org}.",
                 field="organizationId",
             )
-        wanted = (
-            {org} if org else (set(ctx.principal.organization_ids) if ctx.principal.bound else None)
-        )
         socket = ctx if isinstance(ctx, SocketContext) else None
         since = socket.feed_position if socket else None
         try:
             async for event in feed_of(ctx.hub).stream(since):
                 if event.aggregate_type != "Referral":
                     continue
-                if wanted is not None and not wanted & set(event.organization_ids):
+                if org is not None and org not in event.organization_ids:
+                    continue
+                # the one access policy, as for reads and webhooks
+                shown = await ctx.run(
+                    lambda s, e=event: policy.visible_events(s, ctx.principal, [e])
+                )
+                if not shown:
                     continue
                 yield ReferralEvent.from_event(event)
                 if socket is not None:

@@ -16,7 +16,7 @@ from hub.registry.models import Household as HouseholdRow
 from hub.registry.models import Resident as ResidentRow
 from hub.registry.models import SourceRecord as SourceRow
 from mappings import infrastructure
-from mappings.masking import mask_id, mask_phone
+from mappings.masking import mask_id, mask_payload, mask_phone
 from mappings.patient import patient
 from schema.context import Context
 from schema.directory.types import Organization, Team, load_organization, load_team
@@ -56,15 +56,8 @@ class SourceRecord:
 
     @strawberry.field(description="The record exactly as received (JSON).")
     def payload(self, info: Info[Context, Any]) -> JSON:
-        data = dict(self.row.payload)
-        if not info.context.sees_pii:
-            for key in ("id_number", "mother_id_number", "guardian_id_number"):
-                if data.get(key):
-                    data[key] = mask_id(data[key])
-            for key in ("phone", "guardian_phone"):
-                if data.get(key):
-                    data[key] = mask_phone(data[key])
-        return data
+        payload = self.row.payload
+        return dict(payload) if info.context.sees_pii else mask_payload(payload)
 
     @classmethod
     def from_row(cls, r: SourceRow) -> SourceRecord:
