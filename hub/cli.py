@@ -250,7 +250,7 @@ def _print_table(headers: list[str], rows: list[list[str]]) -> None:
     console = Console()
     if not console.is_terminal:
         console = Console(width=10_000)
-    table = Table(*headers, box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(*headers, box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for row in rows:
         table.add_row(*row)
     console.print(table)
