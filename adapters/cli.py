@@ -22,7 +22,7 @@ DatabaseOpt = Annotated[str | None, typer.Option("--database", help="Database UR
 
 
 def _hub(database: str | None) -> Any:
-    from hub.app import build_hub
+    from hub.core import build_hub
     from hub.logs import configure
 
     hub = build_hub(database_url=database) if database else build_hub()

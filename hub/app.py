@@ -1,4 +1,5 @@
-"""Composition root: wires settings, database, services and the HTTP app."""
+"""Composition root: wires the hub (hub.core), its plugins (the adapters) and the HTTP app.
+It only composes: nothing below imports it."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -17,50 +17,18 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
+from adapters.his.adapter import plugin as his_plugin
 from hub.access.principal import Principal
-from hub.access.service import AuditBuffer, TokenCache
-from hub.db import Database
+from hub.core import Hub, build_hub
 from hub.logs import configure, get_logger
-from hub.registry.linking import IdentifierLinker, Linker
-from hub.registry.service import RegistryService
-from hub.settings import Settings, get_settings
+from hub.plugins import Plugin, start_plugins, stop_plugins
 
 log = get_logger("hub.app")
 
+__all__ = ["PLUGINS", "Hub", "build_hub", "create_app"]
 
-@dataclass
-class Hub:
-    """Everything a request, job or adapter needs, built once per process."""
-
-    settings: Settings
-    db: Database
-    registry: RegistryService
-    tokens: TokenCache = field(default_factory=TokenCache)
-    audit: AuditBuffer = field(init=False)
-    extras: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.audit = AuditBuffer(self.db)
-
-
-def make_linker(settings: Settings) -> Linker:
-    """The probabilistic matcher when its model is available, else identifiers only."""
-    try:
-        from hub.registry.mpi import MatcherLinker
-    except ImportError:
-        return IdentifierLinker()
-    return MatcherLinker.from_settings(settings)
-
-
-def build_hub(settings: Settings | None = None, *, database_url: str | None = None) -> Hub:
-    settings = settings or get_settings()
-    db = Database(database_url or settings.database_url)
-    registry = RegistryService(make_linker(settings), settings.source_priority)
-    hub = Hub(settings=settings, db=db, registry=registry)
-    from hub.events.runtime import install as install_events
-
-    install_events(hub)  # the outbox feed (subscriptions) and the webhook dispatcher
-    return hub
+# The source systems' adapters, each behind the small plugin interface (hub.plugins).
+PLUGINS: list[Plugin] = [his_plugin]
 
 
 class Authenticate:
@@ -172,9 +140,8 @@ def create_app(hub: Hub | None = None) -> Starlette:
     from hub.contracts.jobs import install as install_contract_jobs
 
     install_contract_jobs(hub)  # the daily contract expiry roll (期满处理)
-    from adapters.his.adapter import install as install_his
-
-    install_his(hub)  # the HIS adapter's MLLP listener, when HUB_HIS_ENABLED
+    for plugin in PLUGINS:
+        hub.plug(plugin)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -183,10 +150,12 @@ def create_app(hub: Hub | None = None) -> Starlette:
         hub.audit.start()
         for start in hub.extras.get("on_start", []):
             await start(hub)
+        await start_plugins(hub)
         from hub.tuning import settle_gc
 
         settle_gc(hub.settings.gc_threshold)
         yield
+        await stop_plugins(hub)
         for stop in hub.extras.get("on_stop", []):
             await stop(hub)
         await hub.audit.close()

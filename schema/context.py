@@ -13,7 +13,7 @@ from strawberry.dataloader import DataLoader
 from hub.access.principal import Principal, Scope
 
 if TYPE_CHECKING:
-    from hub.app import Hub
+    from hub.core import Hub
 
 T = TypeVar("T")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from adapters.his.apply import HisAdapter
 from adapters.his.mllp import MllpServer
@@ -22,7 +22,7 @@ from adapters.runtime.worker import Loop, Switch, dispatch_step, retry_step, sen
 from hub.logs import get_logger
 
 if TYPE_CHECKING:
-    from hub.app import Hub
+    from hub.core import Hub
 
 logger = get_logger("adapters.his")
 
@@ -165,24 +165,31 @@ class HisService:
             logger.info("his.stopped_listening", reason=reason)
 
 
-def install(hub: Hub) -> None:
-    """Start the HIS adapter with the app (`hub serve`) when HUB_HIS_ENABLED."""
-    if not hub.settings.his_enabled or on_start in hub.extras.get("on_start", []):
-        return
-    hub.extras.setdefault("on_start", []).append(on_start)
-    hub.extras.setdefault("on_stop", []).append(on_stop)
+class HisPlugin:
+    """The HIS adapter as the hub runs it (hub.plugins.Plugin): the MLLP listener and the
+    outbound referral pushes, with the server, when HUB_HIS_ENABLED."""
+
+    name = "his"
+
+    def enabled(self, hub: Hub) -> bool:
+        return bool(hub.settings.his_enabled)
+
+    async def start(self, hub: Hub) -> None:
+        service = HisService(hub)
+        hub.extras["his"] = service
+        await service.start()
+
+    async def stop(self, hub: Hub) -> None:
+        service = hub.extras.pop("his", None)
+        if service is not None:
+            await service.stop()
+
+    def status(self, hub: Hub) -> dict[str, Any]:
+        service = hub.extras.get("his")
+        return {"listening": service is not None, "port": getattr(service, "port", None)}
 
 
-async def on_start(hub: Hub) -> None:
-    service = HisService(hub)
-    hub.extras["his"] = service
-    await service.start()
-
-
-async def on_stop(hub: Hub) -> None:
-    service = hub.extras.pop("his", None)
-    if service is not None:
-        await service.stop()
+plugin = HisPlugin()
 
 
 async def run(hub: Hub, *, host: str | None = None, port: int | None = None) -> None:

@@ -23,7 +23,7 @@ from hub.access.principal import Principal, Scope
 from hub.errors import DomainError, NotFound
 
 if TYPE_CHECKING:
-    from hub.app import Hub
+    from hub.core import Hub
 
 # name -> "module:factory"; a factory takes the Hub and returns the Adapter.
 KNOWN: dict[str, str] = {"his": "adapters.his.adapter:build_adapter"}

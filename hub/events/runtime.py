@@ -6,14 +6,13 @@ process runs its own, and they coordinate through the database only.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from hub.events.dispatch import WebhookDispatcher
 from hub.events.feed import EventFeed
 from hub.events.settings import EventSettings
 
-if TYPE_CHECKING:
-    from hub.app import Hub
+Hub = Any  # hub.core.Hub, which installs this: named loosely to import nothing above
 
 FEED = "event_feed"
 DISPATCHER = "webhook_dispatcher"

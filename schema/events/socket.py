@@ -18,7 +18,7 @@ from hub.events.runtime import FEED
 from schema.context import Context
 
 if TYPE_CHECKING:
-    from hub.app import Hub
+    from hub.core import Hub
 
 ANONYMOUS = Principal(name="anonymous", scopes=frozenset())
 
