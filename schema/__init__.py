@@ -34,6 +34,7 @@ from schema.registry.mutations import RegistryMutation
 from schema.registry.queries import RegistryQuery
 from schema.registry.types import load_resident
 from schema.relay import Node, from_global_id, parse_int_id
+from schema.worklist.types import WorkListQuery
 
 
 @strawberry.type
@@ -57,7 +58,7 @@ class NodeQuery:
 
 
 Query = merge_types("Query", (NodeQuery, RegistryQuery, DirectoryQuery, ContractsQuery,
-                              ReferralQuery, WebhookQuery, AdapterQuery))
+                              ReferralQuery, WorkListQuery, WebhookQuery, AdapterQuery))
 Mutation = merge_types("Mutation", (RegistryMutation, DirectoryMutation, ContractsMutation,
                                     ReferralMutation, WebhookMutation, AdapterMutation))
 Subscription = EventSubscription

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.access.principal import Principal
 
 __all__ = [
-    "contracts", "may_see_resident", "referral_grace_days", "referrals", "residents",
+    "contracts", "may_act_for_team", "may_see_resident", "referral_grace_days", "referrals", "residents",
     "visible_events", "visible_resident_ids",
 ]  # fmt: skip
 
@@ -159,6 +159,15 @@ async def visible_resident_ids(
 
 async def may_see_resident(session: AsyncSession, principal: Principal, resident_id: int) -> bool:
     return resident_id in await visible_resident_ids(session, principal, [resident_id])
+
+
+async def may_act_for_team(session: AsyncSession, principal: Principal, team: Any) -> bool:
+    """A team's work, contracts and referrals: its institution's clients, its members'."""
+    if not principal.bound:
+        return True
+    if team.organization_id in principal.organization_ids:
+        return True
+    return team.id in await practitioner_team_ids(session, principal)
 
 
 async def practitioner_team_ids(session: AsyncSession, principal: Principal) -> set[str]:

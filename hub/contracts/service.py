@@ -63,8 +63,9 @@ async def team_for_signing(
     team = await repository.lock_team(session, team_id)
     if team is None:
         raise NotFound(f"No team {team_id}.", field="teamId")
-    if principal.bound and team.organization_id not in principal.organization_ids:
-        raise Forbidden("This client signs only for teams of its own institutions.", field="teamId")
+    if not await access_policy.may_act_for_team(session, principal, team):
+        raise Forbidden("This client signs only for teams of its own institutions or "
+                        "practitioners.", field="teamId")  # fmt: skip
     org = await session.get(Organization, team.organization_id)
     assert org is not None  # foreign key
     return team, org

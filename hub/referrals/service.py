@@ -108,15 +108,6 @@ async def for_residents(
     return await repository.for_residents(session, principal, resident_ids)
 
 
-async def work_list(session: AsyncSession, principal: Principal, team_id: str) -> list[Referral]:
-    """A team's open items: residents handed back to it by hospitals, not yet closed."""
-    principal.require(Scope.REFERRALS_READ)
-    team = await session.get(Team, team_id)
-    if team is None or (principal.bound and team.organization_id not in principal.organization_ids):
-        raise NotFound(f"No team {team_id} visible to this client.", field="teamId")
-    return await repository.open_down_referrals(session, team_id)
-
-
 # ---- create ---------------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""Referral queries: referral, referrals, teamWorkList, hospitalCapacity."""
+"""Referral queries: referral, referrals, hospitalCapacity (the work list: schema.worklist)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,12 @@ from strawberry.types import Info
 
 from hub.errors import InvalidInput
 from hub.referrals import capacity, repository, service
-from hub.referrals.workflow import next_action
 from schema.context import Context
 from schema.referrals.types import (
     Capacity,
     Referral,
-    ReferralAction,
     ReferralDirection,
     ReferralStatus,
-    WorkItem,
 )
 from schema.relay import Connection, connection, decode_cursor, int_id, raw_id
 
@@ -86,29 +83,6 @@ class ReferralQuery:
         )
         audit(info, "referrals", rows)
         return connection(rows, total, more, after=after, convert=Referral.from_row)
-
-    @strawberry.field(
-        description="A family doctor team's open items: residents handed back "
-        "by hospitals (down-referrals) that the team has not closed yet."
-    )
-    async def team_work_list(
-        self, info: Info[Context, Any], team_id: strawberry.ID
-    ) -> list[WorkItem]:
-        ctx = info.context
-        team = raw_id(team_id, "Team") or ""
-        rows = await ctx.run(lambda s: service.work_list(s, ctx.principal, team))
-        audit(info, "teamWorkList", rows)
-        out = []
-        for r in rows:
-            action = next_action(r.status)
-            out.append(
-                WorkItem(
-                    referral=Referral.from_row(r),
-                    since=r.updated_at,
-                    next_action=ReferralAction(action) if action else None,
-                )
-            )
-        return out
 
     @strawberry.field(description="A hospital's published capacity and its reserved part, by day.")
     async def hospital_capacity(

@@ -302,8 +302,3 @@ async def load_referral(info: Info[Context, Any], key: int | None) -> Referral |
     return Referral.from_row(row) if row else None
 
 
-@strawberry.type(description="An open item in a family doctor team's work list.")
-class WorkItem:
-    referral: Referral
-    next_action: ReferralAction | None
-    since: dt.datetime = strawberry.field(description="When the referral last changed.")

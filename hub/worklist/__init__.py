@@ -1,0 +1,1 @@
+"""The team work list (工作清单): one list of what a family doctor team owes its residents."""

@@ -1,0 +1,9 @@
+"""The work list's providers, one per domain that owes residents something. A domain adds
+its provider here (and its kinds to `WorkItemKind`)."""
+
+from __future__ import annotations
+
+from hub.referrals.worklist import referral_items
+from hub.worklist.service import Provider
+
+PROVIDERS: list[Provider] = [referral_items]
