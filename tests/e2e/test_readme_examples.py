@@ -2,7 +2,8 @@
 order, against the demo data served by the real app over HTTP.
 
 - graphql: each operation of the block is POSTed to /graphql (admin token); it must answer
-  without ``errors`` and, for a mutation, with every payload's ``userErrors`` empty.
+  without ``errors``; a query must find something (no root field null, ``[]`` or without
+  edges), a mutation must answer every payload with ``userErrors`` empty.
 - sh: each command runs in bash from the repository root, with the test database as
   HUB_DATABASE_URL, the live server's URL for http://127.0.0.1:8000 and a free port for the
   HIS adapter's MLLP port 2575. ``VAR=$(…)`` keeps VAR (``$TOKEN``) for the later commands;
@@ -38,7 +39,9 @@ import pytest
 from tests.conftest import Api, LiveServer, create_client_token, make_database
 
 ROOT = Path(__file__).resolve().parents[2]
-README = ROOT / "README.md"
+# Another copy (HUB_TEST_README) or engine (HUB_TEST_README_ENGINE=postgres) on demand.
+README = Path(os.environ.get("HUB_TEST_README") or ROOT / "README.md")
+ENGINE = os.environ.get("HUB_TEST_README_ENGINE", "sqlite")
 DEMO_URL = "http://127.0.0.1:8000"
 MLLP_PORT = "2575"
 
@@ -109,14 +112,15 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    """The full demo (as `make run` loads it) on a fresh SQLite database, served."""
+    """The full demo (as `make run` loads it: README ids are the full demo's) on a fresh
+    SQLite database (what `make run` uses), served."""
     import asyncio
 
     from hub.app import build_hub, create_app
     from hub.demo.load import load_demo
     from hub.settings import Settings
 
-    url = make_database("sqlite", tmp_path_factory.mktemp("readme"))
+    url = make_database(ENGINE, tmp_path_factory.mktemp("readme"))
     message = asyncio.run(load_demo(url))
     assert message.startswith("loaded"), message
     token = create_client_token(url, "readme-admin", ["admin"])
@@ -162,6 +166,12 @@ def _error_codes(body: dict[str, Any]) -> list[str]:
     return [c for c in codes if c]
 
 
+def _empty(value: Any) -> bool:
+    if isinstance(value, dict) and "edges" in value:
+        return not value["edges"]
+    return value is None or value == []
+
+
 def run_graphql(w: World, ex: Example) -> None:
     for kind, query in operations(ex.code):
         response = w.api.raw(query)
@@ -171,6 +181,9 @@ def run_graphql(w: World, ex: Example) -> None:
             assert ex.expect_error in _error_codes(body), (query, body)
             continue
         assert not body.get("errors"), (query, body["errors"])
+        if kind == "query":  # an example that finds nothing shows nothing
+            for name, value in body["data"].items():
+                assert not _empty(value), (f"{name} found nothing", query)
         if kind == "mutation":
             for name, payload in body["data"].items():
                 assert isinstance(payload, dict), (name, payload)
