@@ -101,6 +101,7 @@ class World:
     api: Api
     admin_token: str
     env: dict[str, str]
+    loaded: str  # load_demo's report
     background: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
 
@@ -133,7 +134,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "HUB_HIS_MLLP_PORT": str(_free_port()),
             "TOKEN": token,
         }
-        w = World(live, url, Api(live.url, token), token, env)
+        w = World(live, url, Api(live.url, token), token, env, message)
         try:
             yield w
         finally:
@@ -331,6 +332,26 @@ def test_readme_example(world: World, ex: Example) -> None:
         run_sh(world, ex)
     else:
         run_ws(world, ex)
+
+
+# What the README says of the demo, checked after the examples ran (names do not change).
+DEMO_PEOPLE = {1: "谭文宇", 12: "莫洁", 21612: "汪红刚", 27011: "王建国"}
+
+
+def test_the_demo_is_what_the_readme_says(world: World) -> None:
+    text = README.read_text(encoding="utf-8")
+    assert "loaded 27010 demo residents (panyu 20402, wenzhou 1201, jilin 1604," in world.loaded
+    assert "1–20402" in text and "21604–23207" in text and "27,010" in text
+    q = "query($id: ID!) { resident(id: $id) { name region } }"
+    for number, name in DEMO_PEOPLE.items():
+        assert name in text
+        assert world.api(q, {"id": str(number)})["resident"]["name"] == name, number
+    assert world.api(q, {"id": "21604"})["resident"]["region"] == "jilin"
+    assert world.api(q, {"id": "23207"})["resident"]["region"] == "jilin"
+    orgs = world.api("""{ a: organization(id: "jilin-org-009") { name kind }
+        b: organization(id: "jilin-org-008") { kind } }""")
+    assert orgs["a"] == {"name": "吉林市船营区人民医院", "kind": "SECONDARY_HOSPITAL"}
+    assert orgs["b"]["kind"] == "TERTIARY_HOSPITAL"
 
 
 def test_global_ids_are_what_the_readme_says() -> None:
