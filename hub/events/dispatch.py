@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.access import policy
 from hub.access.models import Client
+from hub.access.service import principal_of
 from hub.db import Database
 from hub.events import destinations, repository, webhooks
 from hub.events.models import DeliveryStatus, Webhook, WebhookDelivery
@@ -162,7 +163,7 @@ class WebhookDispatcher:
         if getattr(moved, "rowcount", 0) != 1:
             return False  # another process is fanning this webhook out
         if client is not None and client.active:
-            principal = webhooks.principal_of(client)
+            principal = principal_of(client)
             wanted = [ev for ev in batch if webhooks.wants(hook.events, ev.type)]
             session.add_all(
                 WebhookDelivery(webhook_id=hook.id, event_id=ev.id)
