@@ -18,17 +18,18 @@ Who sees whom:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.access.principal import Principal
 
 __all__ = [
-    "contracts", "may_act_for_team", "may_see_resident", "referral_grace_days", "referrals", "residents",
-    "visible_events", "visible_resident_ids",
+    "contracts", "may_act_for_team", "may_see_resident", "referral_grace_days", "referrals",
+    "residents", "visible_events", "visible_resident_ids",
 ]  # fmt: skip
 
 
@@ -48,9 +49,9 @@ def _practitioner_teams(principal: Principal):  # type: ignore[no-untyped-def]
     )
 
 
-def _referred_residents(orgs: list[str], now: dt.datetime):  # type: ignore[no-untyped-def]
-    """Residents of referrals to or from `orgs`: open ones, and closed ones within the grace
-    period of the sending team's region."""
+def _referred(orgs: list[str], now: dt.datetime, resident_id: Any) -> ColumnElement[bool]:
+    """A referral of the resident to or from `orgs`: open, or closed within the grace period
+    of the sending team's region. Correlated on the resident (indexed by resident)."""
     from hub.directory.models import Organization
     from hub.referrals.models import Referral
     from hub.referrals.workflow import OPEN
@@ -60,10 +61,11 @@ def _referred_residents(orgs: list[str], now: dt.datetime):  # type: ignore[no-u
         for region, d in sorted(referral_grace_days().items())
         if d > 0
     ]
-    return (
-        select(Referral.resident_id)
+    return exists(
+        select(Referral.id)
         .join(Organization, Organization.id == Referral.team_organization_id)
         .where(
+            Referral.resident_id == resident_id,
             or_(Referral.hospital_id.in_(orgs), Referral.team_organization_id.in_(orgs)),
             or_(Referral.status.in_([str(s) for s in OPEN]), *recent),
         )
@@ -73,34 +75,40 @@ def _referred_residents(orgs: list[str], now: dt.datetime):  # type: ignore[no-u
 def residents(
     principal: Principal, *, now: dt.datetime | None = None
 ) -> ColumnElement[bool] | None:
-    """A predicate on `Resident` for the rows this client may see (None: all of them)."""
+    """A predicate on `Resident` for the rows this client may see (None: all of them).
+    Each branch is a plain column test or an EXISTS correlated on the resident's id, so a
+    point check costs a few index probes whatever the size of the district."""
+
+    if not principal.bound:
+        return None
+    # Built once per client and hour (the grace period's resolution): building the
+    # expression costs more than running it.
+    now = (now or dt.datetime.now(dt.UTC)).replace(minute=0, second=0, microsecond=0)
+    return _residents(principal, now)
+
+
+@functools.lru_cache(maxsize=4096)
+def _residents(principal: Principal, now: dt.datetime) -> ColumnElement[bool]:
     from hub.contracts.models import Contract, ContractStatus
     from hub.directory.models import Team
     from hub.registry.models import Resident
 
-    if not principal.bound:
-        return None
-    now = now or dt.datetime.now(dt.UTC)
     conditions: list[ColumnElement[bool]] = []
+    active = and_(Contract.resident_id == Resident.id, Contract.status == ContractStatus.ACTIVE)
     if principal.organization_ids:
         orgs = list(principal.organization_ids)
         teams = select(Team.id).where(Team.organization_id.in_(orgs))
         conditions += [
             Resident.organization_id.in_(orgs),
             Resident.team_id.in_(teams),
-            Resident.id.in_(
-                select(Contract.resident_id).where(
-                    Contract.status == ContractStatus.ACTIVE, Contract.organization_id.in_(orgs)
-                )
-            ),
-            Resident.id.in_(_referred_residents(orgs, now)),
+            exists(select(Contract.id).where(active, Contract.organization_id.in_(orgs))),
+            _referred(orgs, now, Resident.id),
         ]
     if principal.practitioner_ids:
         conditions.append(
-            Resident.id.in_(
-                select(Contract.resident_id).where(
-                    Contract.status == ContractStatus.ACTIVE,
-                    Contract.team_id.in_(_practitioner_teams(principal)),
+            exists(
+                select(Contract.id).where(
+                    active, Contract.team_id.in_(_practitioner_teams(principal))
                 )
             )
         )
@@ -145,16 +153,26 @@ async def visible_resident_ids(
     session: AsyncSession, principal: Principal, ids: Iterable[int]
 ) -> set[int]:
     """Which of `ids` this client may see (one query)."""
-    from hub.registry.models import Resident
 
     wanted = sorted({int(i) for i in ids})
-    if not wanted:
-        return set()
-    cond = residents(principal)
-    if cond is None:
+    if not wanted or not principal.bound:
         return set(wanted)
-    found = await session.scalars(select(Resident.id).where(Resident.id.in_(wanted), cond))
-    return set(found)
+    hour = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    stmt = _check_statement(principal, hour, session.bind.dialect.name)
+    found = await session.execute(stmt, {"ids": wanted})
+    return {row[0] for row in found}
+
+
+@functools.lru_cache(maxsize=4096)
+def _check_statement(principal: Principal, hour: dt.datetime, dialect: str) -> Any:
+    """The point check, built once per client and hour (the predicate is a large
+    expression; a statement object reused keeps SQLAlchemy's compiled form)."""
+    from sqlalchemy import bindparam
+
+    from hub.registry.models import Resident
+
+    cond = _residents(principal, hour)
+    return select(Resident.id).where(Resident.id.in_(bindparam("ids", expanding=True)), cond)
 
 
 async def may_see_resident(session: AsyncSession, principal: Principal, resident_id: int) -> bool:
