@@ -185,9 +185,16 @@ def test_a_receiver_that_fails_twice_gets_each_event_once_signed(
 
     # the other hospital's webhook got none of it: its first event is its own referral
     marker = world.refer(team, "hook-marker", to="JL-HX")["referral"]["referralId"]
-    first = wait_for(lambda: receiver.ok("/hx"), "the other hospital's event")
+    def referral_hits() -> list[Any]:
+        return [h for h in receiver.ok("/hx") if json.loads(h.body)["aggregateType"] == "Referral"]
+
+    first = wait_for(referral_hits, "the other hospital's event")
     assert [json.loads(h.body)["aggregateId"] for h in first] == [str(marker)]
     assert verify(other_secret, first[0].body, first[0].headers["x-hub-signature-256"])
+    # of residents, it hears only of the one referred to it (visible once referred)
+    residents = {json.loads(h.body)["aggregateId"] for h in receiver.ok("/hx")
+                 if json.loads(h.body)["aggregateType"] == "Resident"}  # fmt: skip
+    assert residents <= {str(world.resident_ids["hook-marker"])}
     assert other_hook != hook
 
 
