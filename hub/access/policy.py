@@ -12,7 +12,9 @@ Who sees whom:
 - a practitioner-bound client (a family doctor's app): the residents with an active
   contract with a team the practitioner is on;
 - any client: the residents its own records created (a record of someone already known
-  links to them and grants nothing).
+  links to them and grants nothing);
+- a resident-scoped token (`Principal.resident_ids`): exactly that resident and those they
+  are guardian of, nothing else.
 """
 
 from __future__ import annotations
@@ -81,6 +83,10 @@ def residents(
 
     if not principal.bound:
         return None
+    if principal.resident_ids:  # a resident-scoped token: exactly those residents
+        from hub.registry.models import Resident
+
+        return Resident.id.in_(list(principal.resident_ids))
     # Built once per client and hour (the grace period's resolution): building the
     # expression costs more than running it.
     now = (now or dt.datetime.now(dt.UTC)).replace(minute=0, second=0, microsecond=0)
@@ -125,6 +131,8 @@ def contracts(principal: Principal) -> ColumnElement[bool] | None:
 
     if not principal.bound:
         return None
+    if principal.resident_ids:
+        return Contract.resident_id.in_(list(principal.resident_ids))
     seen = select(Resident.id).where(residents(principal))  # type: ignore[arg-type]
     conditions = [Contract.resident_id.in_(seen)]
     if principal.organization_ids:
@@ -140,6 +148,8 @@ def referrals(principal: Principal) -> ColumnElement[bool] | None:
 
     if not principal.bound:
         return None
+    if principal.resident_ids:
+        return Referral.resident_id.in_(list(principal.resident_ids))
     conditions: list[ColumnElement[bool]] = []
     if principal.organization_ids:
         orgs = list(principal.organization_ids)
@@ -183,6 +193,8 @@ async def may_act_for_team(session: AsyncSession, principal: Principal, team: An
     """A team's work, contracts and referrals: its institution's clients, its members'."""
     if not principal.bound:
         return True
+    if principal.resident_ids:
+        return False  # a resident acts for themselves, never for a team
     if team.organization_id in principal.organization_ids:
         return True
     return team.id in await practitioner_team_ids(session, principal)
@@ -212,8 +224,8 @@ async def visible_events(
     seen = await visible_resident_ids(
         session, principal, [r for r in residents_of.values() if r is not None]
     )
-    orgs = set(principal.organization_ids)
-    teams = await practitioner_team_ids(session, principal)
+    orgs = set() if principal.resident_ids else set(principal.organization_ids)
+    teams = await practitioner_team_ids(session, principal) if not principal.resident_ids else set()
     out = []
     for e in scoped:
         rid = residents_of[id(e)]

@@ -19,6 +19,7 @@ class Scope(StrEnum):
     REFERRALS_READ = "referrals:read"
     REFERRALS_WRITE = "referrals:write"
     LINKAGE_ADMIN = "linkage:admin"
+    AUDIT_READ = "audit:read"  # an operator's: who processed whose record (PIPL)
     ADMIN = "admin"
 
 
@@ -31,6 +32,13 @@ class Principal:
     request_id: str | None = field(default=None, compare=False)
     practitioner_ids: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()  # the source systems it may write resident records as
+    # A resident-scoped token (a signing app acting for one resident): that resident and
+    # those they are guardian of, nobody else, whatever the client's own bindings.
+    resident_ids: tuple[int, ...] = ()
+    # budgets (hub.access.budgets): None = the settings' default; 0 = unlimited
+    rate_per_minute: int | None = None
+    cost_per_minute: int | None = None
+    introspection: bool | None = None  # None = by mode (hub.access.budgets)
 
     def has(self, scope: str) -> bool:
         return scope in self.scopes or Scope.ADMIN in self.scopes
@@ -42,13 +50,15 @@ class Principal:
     @property
     def bound(self) -> bool:
         """A bound client sees only what relates to its organizations or practitioners."""
+        if self.resident_ids:
+            return True
         return bool(self.organization_ids or self.practitioner_ids) and (
             Scope.ADMIN not in self.scopes
         )
 
     @property
     def is_admin(self) -> bool:
-        return Scope.ADMIN in self.scopes
+        return Scope.ADMIN in self.scopes and not self.resident_ids
 
     def with_request(self, request_id: str) -> Principal:
         return dataclasses.replace(self, request_id=request_id)
