@@ -185,21 +185,30 @@ def disable(
 
 @adapters_app.command("run")
 def run_adapter(
-    name: Annotated[str, typer.Argument(help="his")],
+    name: Annotated[str, typer.Argument(help="his or maternal")],
     host: Annotated[str | None, typer.Option(help="Listen address (HUB_HIS_MLLP_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (HUB_HIS_MLLP_PORT).")] = None,
+    until_idle: Annotated[
+        bool, typer.Option("--until-idle", help="maternal: stop once the source has nothing newer.")
+    ] = False,
     database: DatabaseOpt = None,
 ) -> None:
     """Run one adapter alone (its listener and loops), without the API."""
-    if name != "his":
-        typer.echo(f"no adapter '{name}' to run (his)", err=True)
+    if name not in ("his", "maternal"):
+        typer.echo(f"no adapter '{name}' to run (his, maternal)", err=True)
         raise typer.Exit(2)
-    from adapters.his.adapter import run
 
     async def main() -> None:
         hub = _hub(database)
         try:
-            await run(hub, host=host, port=port)
+            if name == "maternal":
+                from adapters.maternal.adapter import run as run_maternal
+
+                await run_maternal(hub, until_idle=until_idle)
+            else:
+                from adapters.his.adapter import run
+
+                await run(hub, host=host, port=port)
         finally:
             await hub.db.dispose()
 
@@ -224,5 +233,18 @@ def simulate_his(ctx: typer.Context) -> None:
     """The simulated hospital: `hub simulate his --count 1000 --faults duplicate=0.1 ...`
     (see `hub simulate his --help`)."""
     from adapters.his.simulator import main
+
+    raise typer.Exit(main(list(ctx.args)))
+
+
+@simulate_app.command(
+    "maternal",
+    add_help_option=False,
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def simulate_maternal(ctx: typer.Context) -> None:
+    """The simulated maternal-child system (HTTP): `hub simulate maternal --port 8090
+    --token T --seed 1 --faults all` (see `hub simulate maternal --help`)."""
+    from adapters.maternal.simulator import main
 
     raise typer.Exit(main(list(ctx.args)))

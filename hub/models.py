@@ -12,6 +12,7 @@ from hub.db import Base
 from hub.directory.models import Organization, Practitioner, Team, TeamMember
 from hub.events.models import Event, Webhook, WebhookDelivery
 from hub.records.models import Encounter, Observation
+from hub.maternal.models import Birth, ChildExam, MaternalVisit, Pregnancy  # noqa: F401
 from hub.referrals.models import (
     Booking,
     Capacity,

@@ -26,7 +26,10 @@ if TYPE_CHECKING:
     from hub.core import Hub
 
 # name -> "module:factory"; a factory takes the Hub and returns the Adapter.
-KNOWN: dict[str, str] = {"his": "adapters.his.adapter:build_adapter"}
+KNOWN: dict[str, str] = {
+    "his": "adapters.his.adapter:build_adapter",
+    "maternal": "adapters.maternal.adapter:build_adapter",
+}
 
 
 def build(hub: Hub, name: str) -> Adapter:

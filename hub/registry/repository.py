@@ -155,6 +155,11 @@ async def categories(session: AsyncSession, resident_ids: Sequence[int]) -> dict
     )
     for rid, cat in rows:
         out[rid].add(cat)
+    # 孕产妇 follows the maternal-child data and ends by itself 42 days after delivery.
+    from hub.maternal.repository import pregnant_or_postpartum
+
+    for rid in await pregnant_or_postpartum(session, resident_ids, dt.date.today()):
+        out[rid].add("PREGNANT_POSTPARTUM")
     return out
 
 
