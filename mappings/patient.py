@@ -17,9 +17,12 @@ def patient(
     mask: bool = False,
     merged_into: int | None = None,
     replaces: Iterable[int] = (),
+    general_practitioner: Iterable[str] = (),
 ) -> dict[str, Any]:
     """`r` is a hub Resident row (duck-typed so mappings import nothing from hub).
 
+    `general_practitioner`: references ("Practitioner/x", "Organization/y") of the
+    resident's family doctor and institution (the active contract's team leader and 甲方).
     Merges (主索引合并) are Patient.link: a merged-away resident is inactive and
     `replaced-by` its survivor; the survivor `replaces` each resident merged into it."""
     ident = []
@@ -85,6 +88,8 @@ def patient(
             contact["telecom"] = [{"system": "phone",
                                    "value": mask_phone(g["phone"]) if mask else g["phone"]}]
         out["contact"] = [contact]
+    if gp := [{"reference": ref} for ref in general_practitioner]:
+        out["generalPractitioner"] = gp
     if r.organization_id:
         out["managingOrganization"] = {"reference": f"Organization/{r.organization_id}"}
     links = [{"other": {"reference": f"Patient/{i}"}, "type": "replaces"} for i in sorted(replaces)]

@@ -57,5 +57,5 @@ def test_errors_are_operation_outcomes(live: LiveServer, tokens: dict[str, str])
     assert get(live, None, "/fhir/Patient/1").status_code == 401
     missing = get(live, tokens["admin"], "/fhir/Patient/99999999")
     assert missing.status_code == 404 and missing.json()["resourceType"] == "OperationOutcome"
-    bad = get(live, tokens["admin"], "/fhir/Patient?identifier=nonsense")
+    bad = get(live, tokens["admin"], "/fhir/Patient?birthdate=nonsense")
     assert bad.status_code == 400

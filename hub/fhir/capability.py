@@ -1,0 +1,59 @@
+"""The CapabilityStatement, generated from the type table and the operations the routes
+serve, so it cannot list what is not implemented."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.fhir.params import CONTROL
+from hub.fhir.repository import TYPES
+
+# name -> (definition canonical, resource type or None for system level, instance level)
+OPERATIONS: dict[str, tuple[str, str | None]] = {}
+
+
+def operation(name: str, definition: str, resource: str | None) -> None:
+    OPERATIONS[name] = (definition, resource)
+
+
+def capability_statement() -> dict[str, Any]:
+    resources = []
+    for td in TYPES.values():
+        entry: dict[str, Any] = {
+            "type": td.name,
+            "interaction": [{"code": "read"}, {"code": "search-type"}],
+            "versioning": "versioned",
+            "conditionalRead": "not-match",
+            "searchParam": [{"name": n, "type": p.type} for n, p in td.params.items()],
+        }
+        refs = [n for n, p in td.params.items() if p.type == "reference"]
+        if refs:
+            entry["searchInclude"] = [f"{td.name}:{n}" for n in refs]
+        rev = sorted(f"{s.name}:{n}" for s in TYPES.values() for n, p in s.params.items()
+                     if p.type == "reference" and td.name in p.targets)  # fmt: skip
+        if rev:
+            entry["searchRevInclude"] = rev
+        ops = [{"name": n, "definition": d} for n, (d, r) in OPERATIONS.items() if r == td.name]
+        if ops:
+            entry["operation"] = ops
+        resources.append(entry)
+    system_ops = [{"name": n, "definition": d} for n, (d, r) in OPERATIONS.items() if r is None]
+    rest: dict[str, Any] = {
+        "mode": "server",
+        "documentation": "Search control parameters: " + ", ".join(sorted(CONTROL)) + ".",
+        "security": {"description": "Bearer token of a hub client; scopes and bindings apply."},
+        "resource": resources,
+    }
+    if system_ops:
+        rest["operation"] = system_ops
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2026-12-03",
+        "kind": "instance",
+        "software": {"name": "fdhub"},
+        "implementation": {"description": "Family doctor contract services hub, FHIR facade"},
+        "fhirVersion": "4.3.0",
+        "format": ["json"],
+        "rest": [rest],
+    }
