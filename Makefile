@@ -13,6 +13,7 @@ $(BIN)/uv:
 
 install: $(BIN)/uv
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --inexact --quiet
+	scripts/echarts.sh
 
 migrate: install
 	$(BIN)/hub migrate
@@ -28,6 +29,7 @@ schema: install
 
 # A throwaway PostgreSQL (installed from Debian's packages if missing) runs beside SQLite.
 test: install
+	@scripts/chromium.sh
 	@url=$$(scripts/pg.sh start $(PG_DIR)) || exit 1; \
 	HUB_TEST_POSTGRES_URL=$$url HUB_REQUIRE_POSTGRES=1 $(BIN)/pytest -q -p no:cacheprovider; \
 	status=$$?; scripts/pg.sh stop $(PG_DIR); exit $$status

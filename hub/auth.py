@@ -17,7 +17,8 @@ Hub = Any  # hub.core.Hub
 class Authenticate:
     """Pure ASGI middleware: every API request carries `Authorization: Bearer <token>`."""
 
-    OPEN_PATHS = ("/health",)
+    # The dashboard's page and scripts hold no data (it asks for a token, then calls /graphql).
+    OPEN_PATHS = ("/health", "/dashboard", "/dashboard/app.js", "/dashboard/echarts.min.js")
 
     def __init__(self, app: ASGIApp, hub: Hub) -> None:
         self.app = app

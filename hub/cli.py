@@ -33,6 +33,10 @@ from adapters.cli import adapters_app, simulate_app  # noqa: E402  (typer only a
 
 app.add_typer(adapters_app, name="adapters")
 app.add_typer(simulate_app, name="simulate")
+from hub.imports.cli import import_app, report  # noqa: E402  (typer only at import)
+
+app.add_typer(import_app, name="import")
+app.command("report")(report)
 
 T = TypeVar("T")
 
@@ -93,6 +97,10 @@ def demo(
 
     loaded = asyncio.run(load_demo(_url(database), if_empty=if_empty, scale=scale))
     typer.echo(loaded)
+    if loaded.startswith("loaded"):  # contracts, referrals, a low-income list (hub.reports.demo)
+        from hub.reports.demo import add_report_demo
+
+        typer.echo("report data: " + asyncio.run(add_report_demo(_url(database))))
 
 
 # ---- clients and source systems -------------------------------------------------------

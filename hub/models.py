@@ -32,6 +32,7 @@ from hub.registry.models import (
 
 # The adapters' shared tables (inbound log, checkpoints, switches) live with their runtime;
 # importing them here only registers them with the metadata alembic compares.
+from hub.reports.models import InsuranceEnrolment, LowIncomeMember, ResidentLocality  # noqa: E402
 from adapters.runtime.models import (  # noqa: E402
     AdapterSwitch,
     Checkpoint,

@@ -34,6 +34,7 @@ from schema.registry.mutations import RegistryMutation
 from schema.registry.queries import RegistryQuery
 from schema.registry.types import load_resident
 from schema.relay import Node, from_global_id, parse_int_id
+from schema.reports.queries import ReportsQuery
 from schema.worklist.types import WorkListQuery
 
 
@@ -58,7 +59,8 @@ class NodeQuery:
 
 
 Query = merge_types("Query", (NodeQuery, RegistryQuery, DirectoryQuery, ContractsQuery,
-                              ReferralQuery, WorkListQuery, WebhookQuery, AdapterQuery))
+                              ReferralQuery, WorkListQuery, WebhookQuery, AdapterQuery,
+                              ReportsQuery))
 Mutation = merge_types("Mutation", (RegistryMutation, DirectoryMutation, ContractsMutation,
                                     ReferralMutation, WebhookMutation, AdapterMutation))
 Subscription = EventSubscription

@@ -1,0 +1,1 @@
+"""GraphQL for reports: thin resolvers over hub.reports.service."""
