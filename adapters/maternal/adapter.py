@@ -112,7 +112,9 @@ class MaternalRunner:
             await loop.stop()
         await self.client.close()
 
-    async def until_idle(self, *, max_failures: int = 30) -> dict[str, Any]:
+    async def until_idle(
+        self, *, max_failures: int = 30, push_wait: float = 30.0
+    ) -> dict[str, Any]:
         """Pull until the source has nothing newer, apply what became due, push what is
         queued; then return. Failures back off with jitter (Retry-After honoured)."""
         failures = 0
@@ -138,7 +140,24 @@ class MaternalRunner:
                 continue
             if not busy:
                 i += 1
-        return {"pulled": self.pulled, "requests": self.client.requests}
+        waiting = await self._outbound_waiting(push_wait)
+        return {"pulled": self.pulled, "requests": self.client.requests, "pushes_waiting": waiting}
+
+    async def _outbound_waiting(self, wait: float) -> int:
+        """Signing statuses being retried: keep sending them for up to `wait` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while True:
+            async with self.hub.db.reader() as session:
+                counts = await log.outbound_counts(session, NAME)
+            waiting = counts.get("RECEIVED", 0) + counts.get("RETRY", 0)
+            if not waiting or loop.time() > deadline:
+                return waiting
+            await asyncio.sleep(min(0.5, self.backoff.base))
+            try:
+                await self.send()
+            except Exception as err:
+                logger.warning("maternal.send_failed", error=type(err).__name__)
 
 
 class MaternalPlugin:

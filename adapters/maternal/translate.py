@@ -21,6 +21,12 @@ KINDS = (
     "pregnancy_registration", "prenatal_visit", "delivery", "birth_certificate",
     "postpartum_visit", "postpartum_42day", "newborn_visit", "child_exam",
 )  # fmt: skip
+# The log's message type (20 characters at most) of each kind.
+MESSAGE_TYPES = {
+    "pregnancy_registration": "MCH^REG", "prenatal_visit": "MCH^ANC", "delivery": "MCH^DEL",
+    "birth_certificate": "MCH^BIRTH", "postpartum_visit": "MCH^PNC",
+    "postpartum_42day": "MCH^PNC42", "newborn_visit": "MCH^NBV", "child_exam": "MCH^CHE",
+}  # fmt: skip
 # Required fields per kind (beyond handbook_no), and their types.
 _DATES = {
     "pregnancy_registration": ("lmp", "edd", "registered_on"),
@@ -93,8 +99,14 @@ def read(raw: bytes) -> Message:
     try:
         body = _parse(rec, rid, kind)
     except Bad as err:
-        return Message(control, kind or None, problem=Problem(err.code, err.text, "AE", err.where))
-    return Message(control, kind, body.handbook_no, f"maternal:{rid}", body.updated_at, body)
+        return Message(
+            control,
+            MESSAGE_TYPES.get(kind, "MCH^?"),
+            problem=Problem(err.code, err.text, "AE", err.where),
+        )
+    return Message(
+        control, MESSAGE_TYPES[kind], body.handbook_no, f"maternal:{rid}", body.updated_at, body
+    )
 
 
 def _parse(rec: dict[str, Any], rid: str, kind: str) -> MaternalRecord:

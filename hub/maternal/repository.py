@@ -114,3 +114,9 @@ async def team_births(session: AsyncSession, team_id: str, born_after: dt.dateti
         .where(Resident.team_id == team_id, Birth.born_at >= born_after)
     )
     return list(rows)
+
+
+async def pregnancies_by_id(session: AsyncSession, ids: Sequence[int]) -> list[Pregnancy]:
+    if not ids:
+        return []
+    return list(await session.scalars(select(Pregnancy).where(Pregnancy.id.in_(list(set(ids))))))

@@ -27,6 +27,11 @@ class WorkItemKind(StrEnum):
     """What the team has to do. Domains add their kinds here, one list for all."""
 
     REFERRAL_FOLLOW_UP = "REFERRAL_FOLLOW_UP"  # handed back by a hospital (下转), not closed
+    PRENATAL_VISIT_DUE = "PRENATAL_VISIT_DUE"  # 产前随访 by gestational week
+    POSTPARTUM_VISIT_DUE = "POSTPARTUM_VISIT_DUE"  # 产后访视 within 7 days of discharge
+    POSTPARTUM_42_DAY_DUE = "POSTPARTUM_42_DAY_DUE"  # 产后42天健康检查
+    NEWBORN_VISIT_DUE = "NEWBORN_VISIT_DUE"  # 新生儿家庭访视 within 7 days of discharge
+    CHILD_EXAM_DUE = "CHILD_EXAM_DUE"  # 0-6岁儿童健康检查 by age in months
 
 
 class WorkItemStatus(StrEnum):

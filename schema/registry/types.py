@@ -322,6 +322,50 @@ class Resident(Node):
         description="Referrals of this resident the client may see.",
     )
 
+    @strawberry.field(description="孕产期 from the maternal-child system, newest first.")
+    async def pregnancies(
+        self, info: Info[Context, Any]
+    ) -> list[Annotated[Pregnancy, strawberry.lazy("schema.maternal.types")]]:
+        if self.view != FULL:
+            return []
+        from schema.maternal.types import resident_pregnancies
+
+        return await resident_pregnancies(info, self.row.id)
+
+    @strawberry.field(description="Newborn visits and child health exams, oldest first.")
+    async def child_health_exams(
+        self, info: Info[Context, Any]
+    ) -> list[Annotated[ChildHealthExam, strawberry.lazy("schema.maternal.types")]]:
+        if self.view != FULL:
+            return []
+        from schema.maternal.types import resident_exams
+
+        return await resident_exams(info, self.row.id)
+
+    @strawberry.field(description="The mother, from the birth certificate (出生医学证明).")
+    async def mother(self, info: Info[Context, Any]) -> Resident | None:
+        if self.view != FULL:
+            return None
+        from schema.maternal.types import resident_mother
+
+        return await resident_mother(info, self.row.id)
+
+    @strawberry.field(description="Children born to this resident (birth certificates).")
+    async def children(self, info: Info[Context, Any]) -> list[Resident]:
+        if self.view != FULL:
+            return []
+        from schema.maternal.types import resident_children
+
+        return await resident_children(info, self.row.id)
+
+    @strawberry.field(description="FHIR R4B RelatedPerson (MTH) of the child's mother.")
+    async def mother_related_person(self, info: Info[Context, Any]) -> JSON | None:
+        if self.view != FULL:
+            return None
+        from schema.maternal.types import resident_mother_related_person
+
+        return await resident_mother_related_person(info, self.row.id)
+
     @strawberry.field(description="FHIR R4B Patient.")
     async def fhir(self, info: Info[Context, Any]) -> JSON:
         if self.view != FULL:  # what the BASIC view shows, as a Patient
