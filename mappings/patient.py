@@ -104,3 +104,35 @@ def _instant(value: dt.datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     return value.isoformat()
+
+
+def patient_fields(p: dict[str, Any]) -> dict[str, Any]:
+    """FHIR Patient (already validated) -> the fields of a hub resident record
+    (`hub.registry.records.ResidentRecord`), for $match: name, sex, birth date,
+    identifiers by system, the first phone and the home address text."""
+    by_uri = {uri: name for name, uri in codes.IDENTIFIER_SYSTEMS.items()}
+    out: dict[str, Any] = {}
+    for name in p.get("name") or []:
+        text = name.get("text") or (name.get("family") or "") + "".join(name.get("given") or [])
+        if text:
+            out["name"] = text
+            break
+    if p.get("gender"):
+        out["sex"] = codes.GENDER_TO_GB2261.get(p["gender"])
+    if p.get("birthDate") and len(p["birthDate"]) == 10:
+        out["birth_date"] = dt.date.fromisoformat(p["birthDate"])
+    for ident in p.get("identifier") or []:
+        system = by_uri.get(ident.get("system", ""))
+        if system and ident.get("value"):
+            out.setdefault(system.lower(), ident["value"])
+    out["id_number"] = out.pop("id_card", None)
+    phones = [
+        t["value"] for t in p.get("telecom") or [] if t.get("system") == "phone" and t.get("value")
+    ]
+    if phones:
+        out["phone"] = phones[0]
+    for addr in p.get("address") or []:
+        if addr.get("text"):
+            out["address"] = addr["text"]
+            break
+    return {k: v for k, v in out.items() if v is not None}

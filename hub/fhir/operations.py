@@ -1,0 +1,191 @@
+"""Patient/{id}/$everything and Patient/$match: the resident's whole visible record, and
+the master patient index's candidates for a Patient resource (writing nothing)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hub.fhir import bundle, search
+from hub.fhir import repository as repo
+from hub.fhir.capability import operation
+from hub.fhir.errors import FhirError, invalid
+from hub.fhir.params import MAX_COUNT, Clause, parse_date
+from hub.fhir.resources import BuildContext
+from hub.fhir.routes import _missing, audit, base_url, body_json, context, fhir_endpoint, ok
+from hub.registry import review
+from hub.registry.records import ResidentRecord
+from mappings.patient import patient_fields
+
+Resource = dict[str, Any]
+MATCH_GRADE = "http://hl7.org/fhir/StructureDefinition/match-grade"
+# what a resident's record holds, by the reference parameter that ties it to the Patient
+COMPARTMENT = (
+    ("Group", "member"), ("Contract", "subject"), ("EpisodeOfCare", "patient"),
+    ("ServiceRequest", "subject"), ("Task", "patient"), ("Appointment", "patient"),
+)  # fmt: skip
+# the directory entries the record points at
+REFERRED = {"managingOrganization", "generalPractitioner", "team", "authority", "performer"}
+SINCE_PARAMS = ("_lastUpdated", "modified")
+EVERYTHING_LIMIT = 1000  # per type
+
+operation("everything", "http://hl7.org/fhir/OperationDefinition/Patient-everything", "Patient")
+operation("match", "http://hl7.org/fhir/OperationDefinition/Patient-match", "Patient")
+
+
+async def _record(ctx: BuildContext, rid: int, types: set[str] | None, since: str | None
+                  ) -> tuple[list[Resource], set[int]]:  # fmt: skip
+    """The Patient first, then its compartment, then the directory entries it refers to."""
+    patient_rows = await search.read_rows(ctx, repo.PATIENT, [str(rid)])
+    if not patient_rows:
+        raise await _missing(ctx, repo.PATIENT, str(rid))
+    out = await repo.PATIENT.build(ctx, patient_rows)
+    shown = {rid}
+    for name, param in COMPARTMENT:
+        td = repo.TYPES[name]
+        if (types is not None and name not in types) or not search.allowed(ctx, td):
+            continue
+        clauses = [Clause(param, None, (f"Patient/{rid}",))]
+        since_param = next((p for p in SINCE_PARAMS if p in td.params), None)
+        if since and since_param:
+            clauses.append(Clause(since_param, None, (f"ge{since}",)))
+        rows, _ = await repo.search(ctx.session, ctx.principal, td, repo.conditions(td, clauses),
+                                    sort=None, after=None, backward=False,
+                                    limit=EVERYTHING_LIMIT)  # fmt: skip
+        out += await td.build(ctx, rows)
+        shown |= search.residents_of(td, rows)
+    seen = {(r["resourceType"], r["id"]) for r in out}
+    wanted: dict[str, set[str]] = {}
+    for res in list(out):
+        for path in REFERRED:
+            for ref in search.references(res, path):
+                rtype, _, fid = ref.rpartition("/")
+                if (
+                    rtype in ("Organization", "Practitioner", "CareTeam")
+                    and (rtype, fid) not in seen
+                ):
+                    wanted.setdefault(rtype, set()).add(fid)
+    for rtype, ids in sorted(wanted.items()):
+        if types is not None and rtype not in types:
+            continue
+        td = repo.TYPES[rtype]
+        out += await td.build(ctx, await search.read_rows(ctx, td, sorted(ids)))
+    return out, shown
+
+
+async def everything(request: Request) -> Response:
+    rid = repo.PATIENT.key_of(request.path_params["id"])
+    if rid is None:
+        raise FhirError(404, "not-found", "Patient ids are numbers from 1 to 2^31-1.")
+    items = list(request.query_params.multi_items())
+    known = {"_since", "_type", "_count", "_cursor", "_format", "start", "end"}
+    if unknown := sorted({k for k, _ in items} - known):
+        raise FhirError(400, "not-supported", f"$everything does not take {', '.join(unknown)}.")
+    params = dict(items)
+    types = None
+    if "_type" in params:
+        types = {t for t in params["_type"].split(",") if t}
+        if bad := sorted(types - set(repo.TYPES)):
+            raise invalid(f"_type: no resource type {', '.join(bad)} here.")
+    since = params.get("_since")
+    if since is not None:
+        parse_date("_since", since)  # a 400 for a bad value
+    count = params.get("_count", "50")
+    if not count.isdigit() or len(count) > 6 or int(count) == 0:
+        raise invalid(f"_count must be a whole number from 1 to {MAX_COUNT}.")
+    limit = min(int(count), MAX_COUNT)
+    qhash = bundle.query_hash(items + [("id", str(rid))])
+    offset = 0
+    if "_cursor" in params:
+        offset, _, _ = bundle.decode_cursor(params["_cursor"], "int", True, qhash)
+    async with request.app.state.hub.db.reader() as session:
+        ctx = context(request, session)
+        search.require(ctx, repo.PATIENT)
+        resources, shown = await _record(ctx, rid, types, since)
+    page = resources[offset : offset + limit]
+    audit(request, "fhir.Patient.$everything", shown)
+    base = base_url(request)
+    path = f"Patient/{rid}/$everything"
+    links = [("self", bundle.page_url(base, path, items, params.get("_cursor")))]
+    if offset + limit < len(resources):
+        nxt = bundle.encode_cursor(offset + limit, 0, False, qhash)
+        links.append(("next", bundle.page_url(base, path, items, nxt)))
+    if offset > 0:
+        prev = bundle.encode_cursor(max(0, offset - limit), 0, False, qhash)
+        links.append(("previous", bundle.page_url(base, path, items, prev)))
+    entries = [bundle.entry(base, r, "match" if r["resourceType"] == "Patient" else "include")
+               for r in page]  # fmt: skip
+    return ok(bundle.searchset(entries, len(resources), links))
+
+
+def _match_input(body: Any) -> tuple[Resource, bool, int]:
+    """(Patient, onlyCertainMatches, count) from a Parameters body (or a bare Patient)."""
+    if not isinstance(body, dict):
+        raise FhirError(
+            400, "structure", "POST a Parameters resource with a Patient in `resource`."
+        )
+    if body.get("resourceType") == "Patient":
+        return body, False, 10
+    if body.get("resourceType") != "Parameters":
+        raise FhirError(
+            400, "structure", "POST a Parameters resource with a Patient in `resource`."
+        )
+    resource, certain, count = None, False, 10
+    for p in body.get("parameter") or []:
+        name = p.get("name") if isinstance(p, dict) else None
+        if name == "resource":
+            resource = p.get("resource")
+        elif name == "onlyCertainMatches":
+            if not isinstance(p.get("valueBoolean"), bool):
+                raise invalid("onlyCertainMatches is a valueBoolean.")
+            certain = p["valueBoolean"]
+        elif name == "count":
+            value = p.get("valueInteger")
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 50:
+                raise invalid("count is a valueInteger from 1 to 50.")
+            count = value
+        else:
+            raise FhirError(400, "not-supported", f"$match has no parameter {name!r}.")
+    if not isinstance(resource, dict) or resource.get("resourceType") != "Patient":
+        raise invalid("$match needs a Patient in the `resource` parameter.")
+    return resource, certain, count
+
+
+async def match(request: Request) -> Response:
+    from fhir.resources.R4B.patient import Patient  # FHIR entering the hub is validated
+
+    resource, certain, count = _match_input(body_json(await request.body()))
+    try:
+        Patient.parse_obj(resource)
+    except (ValidationError, ValueError, TypeError) as e:
+        where = e.errors()[0].get("loc") if isinstance(e, ValidationError) else ()
+        raise FhirError(400, "invalid", f"Not a valid R4B Patient (at {where}).") from None
+    if resource.get("gender") not in (None, "male", "female", "other", "unknown"):
+        raise invalid("Patient.gender is male, female, other or unknown.")
+    fields = patient_fields(resource)
+    record = ResidentRecord(source="fhir-match", source_id="$match", **fields)
+    hub = request.app.state.hub
+    async with hub.db.reader() as session:
+        ctx = context(request, session)
+        found = await review.match(hub.registry, session, ctx.principal, record, count)
+        if certain:
+            found = [m for m in found if m.candidate.grade == "CERTAIN"]
+        built = await repo.PATIENT.build(ctx, [m.resident for m in found])
+    audit(request, "fhir.Patient.$match", {m.resident.id for m in found})
+    base = base_url(request)
+    entries = []
+    for m, res in zip(found, built, strict=True):
+        e = bundle.entry(base, res, "match", m.candidate.score)
+        e["search"]["extension"] = [{"url": MATCH_GRADE, "valueCode": m.candidate.grade.lower()}]
+        entries.append(e)
+    return ok(bundle.searchset(entries, len(entries), []))
+
+
+routes = [
+    Route("/fhir/Patient/$match", fhir_endpoint(match), methods=["POST"]),
+    Route("/fhir/Patient/{id}/$everything", fhir_endpoint(everything), methods=["GET"]),
+]
