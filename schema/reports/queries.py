@@ -18,9 +18,7 @@ from schema.reports import types as t
 
 async def _run(info: Info[Context, Any], name: str, **args: Any) -> Report:
     ctx = info.context
-    return await ctx.run(
-        lambda s: service.run(s, ctx.principal, name, args, audit=ctx.hub.audit)
-    )
+    return await ctx.run(lambda s: service.run(s, ctx.principal, name, args, audit=ctx.hub.audit))
 
 
 def _rows(cls: Any, rows: list[dict[str, Any]]) -> list[Any]:
@@ -29,7 +27,9 @@ def _rows(cls: Any, rows: list[dict[str, Any]]) -> list[Any]:
 
 @strawberry.type
 class ReportsQuery:
-    @strawberry.field(description="签约覆盖率 by institution, team, township, village or key population, against the region policy's targets. Scoped by the client's access.")
+    @strawberry.field(
+        description="签约覆盖率 by institution, team, township, village or key population, against the region policy's targets. Scoped by the client's access."
+    )
     async def coverage_report(
         self, info: Info[Context, Any], region: str, as_of: dt.date | None = None,
         group_by: t.CoverageGroupBy = t.CoverageGroupBy.TOWNSHIP,
@@ -40,7 +40,9 @@ class ReportsQuery:
                                 group_by=group_by, rows=_rows(t.CoverageRow, m.rows),
                                 total=t.build(t.CoverageRow, m.total))  # type: ignore[arg-type]  # fmt: skip
 
-    @strawberry.field(description="农村低收入农户签约服务进展月报表: per township, from the list imported for `month` (YYYY-MM).")
+    @strawberry.field(
+        description="农村低收入农户签约服务进展月报表: per township, from the list imported for `month` (YYYY-MM)."
+    )
     async def low_income_report(
         self, info: Info[Context, Any], region: str, month: str
     ) -> t.LowIncomeReport:
@@ -58,7 +60,9 @@ class ReportsQuery:
                                rows=_rows(t.PackageRow, r.main.rows),
                                total=t.build(t.PackageRow, r.main.total))  # type: ignore[arg-type]  # fmt: skip
 
-    @strawberry.field(description="履约 per team and package item: required, done, rate, residents with an overdue item. `period`: 2026, 2026Q4 or 2026-11.")
+    @strawberry.field(
+        description="履约 per team and package item: required, done, rate, residents with an overdue item. `period`: 2026, 2026Q4 or 2026-11."
+    )
     async def fulfilment_report(
         self, info: Info[Context, Any], region: str, period: str | None = None,
         group_by: t.FulfilmentGroupBy = t.FulfilmentGroupBy.TEAM,
@@ -70,7 +74,9 @@ class ReportsQuery:
                                   items=_rows(t.FulfilmentRow, by["items"].rows),
                                   total=t.build(t.FulfilmentRow, by["teams"].total))  # type: ignore[arg-type]  # fmt: skip
 
-    @strawberry.field(description="双向转诊: by direction and status, hours from request to acceptance (median, p90), per hospital.")
+    @strawberry.field(
+        description="双向转诊: by direction and status, hours from request to acceptance (median, p90), per hospital."
+    )
     async def referral_report(
         self, info: Info[Context, Any], region: str, period: str | None = None
     ) -> t.ReferralReport:
@@ -81,7 +87,9 @@ class ReportsQuery:
                                 total=t.build(t.ReferralDirectionRow, by["directions"].total),  # type: ignore[arg-type]
                                 hospitals=_rows(t.ReferralHospitalRow, by["hospitals"].rows))  # fmt: skip
 
-    @strawberry.field(description="签约服务费 by fund (and who paid the personal share) and by charging item, for contract periods begun in `period`.")
+    @strawberry.field(
+        description="签约服务费 by fund (and who paid the personal share) and by charging item, for contract periods begun in `period`."
+    )
     async def fee_report(
         self, info: Info[Context, Any], region: str, period: str | None = None
     ) -> t.FeeReport:

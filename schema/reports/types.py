@@ -33,11 +33,16 @@ class TargetStatus(Enum):
     BELOW = "BELOW"
 
 
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(w[:1].upper() + w[1:] for w in rest)
+
+
 def build(cls: type[T], row: dict[str, Any] | None) -> T | None:
     if row is None:
         return None
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    values = {k: row.get(k) for k in names}
+    values = {k: row.get(_camel(k)) for k in names}
     if "status" in values and values["status"] is not None and cls is CoverageRow:
         values["status"] = TargetStatus(values["status"])
     return cls(**values)
@@ -148,7 +153,9 @@ class ReferralDirectionRow:
     p90_hours_to_accept: float | None
 
 
-@strawberry.type(description="One hospital: referrals received, accepted, sent down, reserved capacity booked.")
+@strawberry.type(
+    description="One hospital: referrals received, accepted, sent down, reserved capacity booked."
+)
 class ReferralHospitalRow:
     key: str
     label: str
