@@ -70,6 +70,8 @@ def create_app(hub: Hub | None = None) -> Starlette:
                     lifespan=lifespan)
     app.state.hub = hub
     # outermost: body size and shape are checked before a token is looked up
+    from hub.budgets import RateLimit  # each client's request rate, after authentication
     from hub.limits import RequestLimits
 
-    return RequestLimits(Authenticate(app, hub), hub.settings)  # type: ignore[return-value]
+    guarded = Authenticate(RateLimit(app, hub), hub)
+    return RequestLimits(guarded, hub.settings)  # type: ignore[return-value]

@@ -140,6 +140,34 @@ ExpiresInOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+RateOpt = Annotated[
+    str | None,
+    typer.Option("--rate", help="Requests per minute, e.g. 600/min (0: unlimited; default "
+                 "HUB_DEFAULT_RATE_PER_MINUTE)."),
+]
+CostOpt = Annotated[
+    str | None,
+    typer.Option("--cost", help="Query cost per minute, e.g. 100000/min (0: unlimited; "
+                 "default HUB_DEFAULT_COST_PER_MINUTE)."),
+]
+IntrospectionOpt = Annotated[
+    bool | None,
+    typer.Option("--introspection/--no-introspection",
+                 help="Allow schema introspection (default: on in development mode, admins "
+                      "only in production)."),
+]
+
+
+def _per_minute(value: str | None, option: str) -> int | None:
+    """'600/min', '600/m', '10/s', '36000/h' or '600' as a count per minute."""
+    if value is None:
+        return None
+    count, _, unit = value.strip().lower().partition("/")
+    factor = {"": 1.0, "m": 1.0, "min": 1.0, "s": 60.0, "sec": 60.0, "h": 1 / 60,
+              "hour": 1 / 60}.get(unit)  # fmt: skip
+    if factor is None or not count.isdigit():
+        raise _fail("INVALID_BUDGET", f"{option} is a count per minute like 600/min, got {value!r}")
+    return round(int(count) * factor)
 
 _DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -220,6 +248,9 @@ def _client_dict(client: Any) -> dict[str, Any]:
         "expires_at": _when(client.expires_at),
         "revoked_at": _when(client.revoked_at),
         "rotated_at": _when(client.rotated_at),
+        "rate_per_minute": client.rate_per_minute,  # None: the settings' default
+        "cost_per_minute": client.cost_per_minute,
+        "introspection": client.introspection,
     }
 
 
@@ -237,6 +268,9 @@ def _summary(client: Any) -> str:
         if d[key]:
             parts.append(f"{label}={','.join(d[key])}")
     parts.append(f"expires={d['expires_at'] or 'never'}")
+    for key, label in (("rate_per_minute", "rate"), ("cost_per_minute", "cost")):
+        if d[key] is not None:
+            parts.append(f"{label}={d[key] or 'unlimited'}{'/min' if d[key] else ''}")
     return " ".join(parts)
 
 
@@ -276,6 +310,9 @@ def client_create(
     source: SourcesOpt = None,
     expires: ExpiresOpt = None,
     expires_in: ExpiresInOpt = None,
+    rate: RateOpt = None,
+    cost: CostOpt = None,
+    introspection: IntrospectionOpt = None,
     database: DatabaseOpt = None,
 ) -> None:
     """Register an API client; prints its bearer token alone on the last line.
@@ -294,6 +331,9 @@ def client_create(
             practitioner_ids=practitioner or [],
             sources=source or [],
             expires_at=expires_at,
+            rate_per_minute=_per_minute(rate, "--rate"),
+            cost_per_minute=_per_minute(cost, "--cost"),
+            introspection=introspection,
         )
         return f"{_summary(client)}\n{token}"
 
@@ -397,9 +437,12 @@ def client_update(
     no_expiry: Annotated[
         bool, typer.Option("--no-expiry", help="The token no longer expires.")
     ] = False,
+    rate: RateOpt = None,
+    cost: CostOpt = None,
+    introspection: IntrospectionOpt = None,
     database: DatabaseOpt = None,
 ) -> None:
-    """Change a client's scopes, bindings, sources or expiry (the token stays).
+    """Change a client's scopes, bindings, sources, expiry or budgets (the token stays).
 
     Each option given replaces that whole list; the ones not given stay as they are."""
     from hub.access.service import update_client
@@ -417,6 +460,9 @@ def client_update(
             practitioner_ids=practitioner,
             sources=source,
             expires_at=expires_at,
+            rate_per_minute=_per_minute(rate, "--rate"),
+            cost_per_minute=_per_minute(cost, "--cost"),
+            introspection=introspection,
         )
         if no_expiry:
             client.expires_at = None

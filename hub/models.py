@@ -1,6 +1,8 @@
 """Every table, imported in one place for alembic and the tests."""
 
 from hub.access.models import AuditEvent, Client
+from hub.access.budgets import ClientBudget  # noqa: F401
+from hub.access.audit import AuditChainHead  # noqa: F401
 from hub.contracts.models import (
     Contract,
     ContractPackage,

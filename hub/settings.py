@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +28,13 @@ class Settings(BaseSettings):
     max_page_size: int = 100
     max_query_tokens: int = 4000
     introspection: bool = True
+    # "production" turns introspection off for non-admin clients (unless a client's own
+    # switch says otherwise); "development" (make run) keeps it on for GraphiQL.
+    mode: Literal["development", "production"] = "development"
+    # Budgets per client (hub.access.budgets; `hub client create --rate/--cost` overrides)
+    default_rate_per_minute: int = 6000  # requests; 0 = unlimited
+    default_cost_per_minute: int = 1_000_000  # query cost (schema.cost); 0 = unlimited
+    max_query_cost: int = 50_000  # one operation over it: QUERY_TOO_COSTLY, before it runs
     # Request limits (hub.limits): bad input gets a 4xx with a stable code, fast
     max_body_bytes: int = 1_048_576  # request body, bytes: 413 BODY_TOO_LARGE
     max_json_depth: int = 64  # nesting of the POST /graphql JSON body: 400 TOO_DEEP

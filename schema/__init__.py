@@ -23,6 +23,7 @@ from schema.context import Context
 from schema.contracts.mutations import ContractsMutation
 from schema.contracts.queries import ContractsQuery
 from schema.contracts.types import load_contract
+from schema.cost import CostBudget
 from schema.directory.mutations import DirectoryMutation
 from schema.directory.queries import DirectoryQuery
 from schema.directory.types import load_organization, load_practitioner, load_team
@@ -125,6 +126,7 @@ def build_schema(
             *input_limits(max_string_length=max_string_length, max_aliases=max_aliases,
                           max_root_fields=max_root_fields),
             ValidationCache(maxsize=512),
+            CostBudget,  # introspection switch, cost maximum and budget (schema.cost)
             AuditReads(),
             MaskErrors(should_mask_error=_mask,
                        error_message="Internal error; it has been logged."),

@@ -27,6 +27,10 @@ class Client(Base):
     expires_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     rotated_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    # Budgets (hub.access.budgets): None = the settings' default, 0 = unlimited.
+    rate_per_minute: Mapped[int | None] = mapped_column(default=None)
+    cost_per_minute: Mapped[int | None] = mapped_column(default=None)
+    introspection: Mapped[bool | None] = mapped_column(default=None)  # None = by mode
 
 
 class SourceSystem(Base):
@@ -58,5 +62,9 @@ class AuditEvent(Base):
     operation: Mapped[str] = mapped_column(String(100))
     resident_ids: Mapped[list[str]] = mapped_column(default=list)
     request_id: Mapped[str | None] = mapped_column(String(40))
+    # the hash chain (hub.access.audit): this row's hash and the one before it
+    prev_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    hash: Mapped[str | None] = mapped_column(String(64), default=None)
 
-    __table_args__ = (Index("ix_audit_event_at", "at"),)
+    __table_args__ = (Index("ix_audit_event_at", "at"),
+                      Index("ix_audit_event_client_at", "client_id", "at"))

@@ -12,10 +12,10 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.access.models import AuditEvent, Client, SourceSystem
+from hub.access.models import Client, SourceSystem
 from hub.access.principal import Principal, Scope
 from hub.db import utcnow
 from hub.errors import InvalidInput, NotFound
@@ -39,6 +39,9 @@ def principal_of(client: Client) -> Principal:
         client_id=client.id,
         practitioner_ids=tuple(client.practitioner_ids or ()),
         sources=tuple(client.sources or ()),
+        rate_per_minute=client.rate_per_minute,
+        cost_per_minute=client.cost_per_minute,
+        introspection=client.introspection,
     )
 
 
@@ -81,6 +84,14 @@ async def _check_bindings(
                                field=fld, code=code)  # fmt: skip
 
 
+def _budget(value: int | None, fld: str) -> int | None:
+    """A per-minute budget: None (the settings' default), 0 (unlimited) or a positive count."""
+    if value is not None and not 0 <= value <= 10**12:
+        raise InvalidInput(f"The {fld} budget is a count per minute, 0 (unlimited) or more.",
+                           field=fld, code="INVALID_BUDGET")  # fmt: skip
+    return value
+
+
 def _new_token() -> str:
     return "hub_" + secrets.token_urlsafe(32)
 
@@ -94,6 +105,9 @@ async def create_client(
     practitioner_ids: Iterable[str] = (),
     sources: Iterable[str] = (),
     expires_at: dt.datetime | None = None,
+    rate_per_minute: int | None = None,
+    cost_per_minute: int | None = None,
+    introspection: bool | None = None,
 ) -> tuple[Client, str]:
     """Register a client; returns it with its bearer token (shown once, stored hashed).
     Organizations, practitioners and sources must exist: a typo would otherwise bind a
@@ -121,6 +135,9 @@ async def create_client(
         practitioner_ids=practitioner_ids,
         sources=sources,
         expires_at=expires_at,
+        rate_per_minute=_budget(rate_per_minute, "rate"),
+        cost_per_minute=_budget(cost_per_minute, "cost"),
+        introspection=introspection,
     )
     session.add(client)
     await session.flush()
@@ -169,8 +186,17 @@ async def update_client(
     practitioner_ids: Iterable[str] | None = None,
     sources: Iterable[str] | None = None,
     expires_at: dt.datetime | None = None,
+    rate_per_minute: int | None = None,
+    cost_per_minute: int | None = None,
+    introspection: bool | None = None,
 ) -> Client:
     client = await get_client(session, name)
+    if rate_per_minute is not None:
+        client.rate_per_minute = _budget(rate_per_minute, "rate")
+    if cost_per_minute is not None:
+        client.cost_per_minute = _budget(cost_per_minute, "cost")
+    if introspection is not None:
+        client.introspection = introspection
     await _check_bindings(session, scopes or (), organization_ids or (), practitioner_ids or (),
                           sources or ())  # fmt: skip
     if scopes is not None:
@@ -255,19 +281,11 @@ async def audit(
     operation: str,
     resident_ids: Iterable[int | str],
 ) -> None:
-    ids = sorted({str(i) for i in resident_ids})
-    if not ids:
-        return
-    await session.execute(
-        insert(AuditEvent).values(
-            client_id=principal.client_id,
-            actor=principal.name,
-            action=action,
-            operation=operation,
-            resident_ids=ids,
-            request_id=principal.request_id,
-        )
-    )
+    from hub.access.audit import append, event_row
+
+    row = event_row(principal, action, operation, resident_ids)
+    if row is not None:  # chained in this transaction (hub.access.audit)
+        await append(session, [row])
 
 
 class AuditBuffer:
@@ -285,19 +303,11 @@ class AuditBuffer:
     def add(
         self, principal: Principal, action: str, operation: str, resident_ids: Iterable[int | str]
     ) -> None:
-        ids = sorted({str(i) for i in resident_ids})
-        if ids:
-            self.pending.append(
-                dict(
-                    client_id=principal.client_id,
-                    actor=principal.name,
-                    action=action,
-                    operation=operation,
-                    resident_ids=ids,
-                    request_id=principal.request_id,
-                    at=dt.datetime.now(dt.UTC),
-                )
-            )
+        from hub.access.audit import event_row
+
+        row = event_row(principal, action, operation, resident_ids)
+        if row is not None:
+            self.pending.append(row)
 
     @property
     def running(self) -> bool:
@@ -317,7 +327,9 @@ class AuditBuffer:
             return
         try:
             async with self.db.transaction() as session:
-                await session.execute(insert(AuditEvent), rows)
+                from hub.access.audit import append
+
+                await append(session, rows)  # hash-chained, under the chain lock
         except Exception:
             self.pending[:0] = rows  # keep them for the next flush; never drop an audit row
             raise

@@ -49,6 +49,19 @@ SUBMIT = """mutation($input: ResidentRecordInput!) { submitResidentRecord(input:
   outcome resident { residentId name } sourceRecord { sourceId } userErrors { code field message } } }"""
 
 
+@pytest.fixture(scope="module")
+def live(db_url: str) -> Iterator[LiveServer]:
+    """The walk asks for every field of 100-row pages at once, far over any sane cost:
+    no budgets here (tests/e2e/test_budgets.py tests those)."""
+    from hub.app import build_hub, create_app
+    from hub.settings import get_settings
+
+    settings = get_settings().model_copy(update=dict(
+        max_query_cost=0, default_cost_per_minute=0, default_rate_per_minute=0))  # fmt: skip
+    with LiveServer(create_app(build_hub(settings, database_url=db_url))) as server:
+        yield server
+
+
 def gid(kind: str, raw: int | str) -> str:
     return base64.b64encode(f"{kind}:{raw}".encode()).decode()
 

@@ -1,0 +1,184 @@
+"""Per-client budgets (限流): a request rate and a query-cost budget, each a token bucket
+per minute, shared by every process through the `client_budget` table.
+
+A bucket holds at most one minute's allowance and refills continuously. A process never
+spends a token it has not first taken from the shared row: it takes a small *lease*
+(``LEASE_SHARE`` of the minute's allowance, at least what the request needs) with one
+atomic ``UPDATE … RETURNING`` (compare-and-set on the refilled balance; SQLite's write lock
+or PostgreSQL's row lock makes it atomic), then spends it locally without a query. So N
+processes together never spend more than the budget; at worst each holds a lease it has
+not used yet, and a client may be refused up to ``N × LEASE_SHARE`` of its allowance
+early. A lease older than ``LEASE_SECONDS`` is given up (not returned) and taken anew, so
+a changed limit takes effect within that time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Float, ForeignKey, String, case, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.db import Base, Database
+
+if TYPE_CHECKING:
+    from hub.access.principal import Principal
+    from hub.settings import Settings
+
+LEASE_SHARE = 0.02  # of a minute's allowance, per process and lease
+LEASE_SECONDS = 1.0
+RATE, COST = "rate", "cost"
+
+
+class ClientBudget(Base):
+    """One token bucket of a client (kind ``rate`` or ``cost``): its balance at a time."""
+
+    __tablename__ = "client_budget"
+
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"),
+                                           primary_key=True)  # fmt: skip
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    taken: Mapped[float] = mapped_column(Float)  # the last lease (what RETURNING reports)
+    updated_at: Mapped[float] = mapped_column(Float)  # epoch seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """The outcome of charging a bucket: allowed or not, what is left, when to retry."""
+
+    allowed: bool
+    remaining: int
+    per_minute: int
+    retry_after: int = 0  # whole seconds, when refused
+
+    @property
+    def reset_at(self) -> str:
+        """When the bucket is full again (ISO 8601, UTC)."""
+        seconds = (self.per_minute - self.remaining) * 60.0 / max(self.per_minute, 1)
+        at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=max(seconds, 0.0))
+        return at.isoformat(timespec="seconds")
+
+
+@dataclass(slots=True)
+class _Lease:
+    tokens: float = 0.0
+    taken_at: float = 0.0
+    shared: float = 0.0  # the shared row's balance when the lease was taken
+
+
+class BudgetStore:
+    """Charges clients' buckets; one per process (``budgets_of(hub)``)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._leases: dict[tuple[int, str], _Lease] = {}
+
+    async def charge(self, client_id: int, kind: str, amount: int, per_minute: int) -> Charge:
+        """Take ``amount`` tokens from the client's ``kind`` bucket holding ``per_minute``."""
+        lease = self._leases.setdefault((client_id, kind), _Lease())
+        now = time.time()
+        if now - lease.taken_at > LEASE_SECONDS:
+            lease.tokens = 0.0
+        if lease.tokens >= amount:
+            lease.tokens -= amount
+            return Charge(True, int(lease.shared + lease.tokens), per_minute)
+        need = amount - lease.tokens
+        want = need + max(1.0, per_minute * LEASE_SHARE)
+        got = await self._take(client_id, kind, need, want, per_minute, now)
+        if got is None:
+            balance = await self._balance(client_id, kind, per_minute, now)
+            wait = (need - balance) * 60.0 / max(per_minute, 1)
+            return Charge(False, int(balance + lease.tokens), per_minute,
+                          retry_after=max(1, math.ceil(wait)))  # fmt: skip
+        taken, shared = got
+        lease.tokens, lease.taken_at, lease.shared = lease.tokens + taken - amount, now, shared
+        return Charge(True, int(shared + lease.tokens), per_minute)
+
+    def peek(self, client_id: int, kind: str, per_minute: int) -> Charge:
+        """What is known locally of a bucket, without a query (for ``extensions.cost``)."""
+        lease = self._leases.get((client_id, kind))
+        if lease is None:
+            return Charge(True, per_minute, per_minute)
+        return Charge(True, int(lease.shared + lease.tokens), per_minute)
+
+    async def _take(
+        self, client_id: int, kind: str, need: float, want: float, per_minute: int, now: float
+    ) -> tuple[float, float] | None:
+        """Atomically take between ``need`` and ``want`` tokens: (taken, left) or None."""
+        b = ClientBudget.__table__.c
+        rate = per_minute / 60.0
+        elapsed = case((b.updated_at < now, literal(now) - b.updated_at), else_=0.0)
+        refilled = b.tokens + elapsed * rate
+        avail = case((refilled > per_minute, float(per_minute)), else_=refilled)
+        take = case((avail > want, want), else_=avail)
+        statement = (
+            update(ClientBudget.__table__)
+            .where(b.client_id == client_id, b.kind == kind, avail >= need)
+            .values(tokens=avail - take, taken=take,
+                    updated_at=case((b.updated_at < now, now), else_=b.updated_at))
+            .returning(b.taken, b.tokens)
+        )  # fmt: skip
+        for attempt in range(2):
+            async with self.db.engine.begin() as conn:
+                row = (await conn.execute(statement)).first()
+                if row is not None:
+                    return float(row.taken), float(row.tokens)
+                if attempt or not await self._create_row(conn, client_id, kind, per_minute, now):
+                    return None
+        return None
+
+    async def _create_row(
+        self, conn: AsyncConnection, client_id: int, kind: str, per_minute: int, now: float
+    ) -> bool:
+        """A full bucket for a client seen for the first time; False when it exists."""
+        values = dict(client_id=client_id, kind=kind, tokens=float(per_minute), taken=0.0,
+                      updated_at=now)  # fmt: skip
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+        result = await conn.execute(insert(ClientBudget).values(**values).on_conflict_do_nothing())
+        return bool(result.rowcount)
+
+    async def _balance(self, client_id: int, kind: str, per_minute: int, now: float) -> float:
+        async with self.db.engine.connect() as conn:
+            row = (await conn.execute(
+                select(ClientBudget.tokens, ClientBudget.updated_at)
+                .where(ClientBudget.client_id == client_id, ClientBudget.kind == kind)
+            )).first()  # fmt: skip
+        if row is None:
+            return float(per_minute)
+        return min(float(per_minute), row.tokens + max(0.0, now - row.updated_at) * per_minute / 60)
+
+
+def budgets_of(hub: Any) -> BudgetStore:
+    """The process's budget store (created on first use, kept with the hub)."""
+    store = hub.extras.get("budgets")
+    if store is None:
+        store = hub.extras["budgets"] = BudgetStore(hub.db)
+    return store  # type: ignore[no-any-return]
+
+
+def rate_of(principal: Principal, settings: Settings) -> int:
+    """Requests per minute the client may make (0: unlimited)."""
+    value = principal.rate_per_minute
+    return settings.default_rate_per_minute if value is None else value
+
+
+def cost_of(principal: Principal, settings: Settings) -> int:
+    """Query cost per minute the client may spend (0: unlimited)."""
+    value = principal.cost_per_minute
+    return settings.default_cost_per_minute if value is None else value
+
+
+def introspection_allowed(principal: Principal, settings: Settings) -> bool:
+    """The client's own switch; else on in development, and for admins in production."""
+    if principal.introspection is not None:
+        return principal.introspection
+    return principal.is_admin or (settings.mode != "production" and settings.introspection)
