@@ -52,4 +52,6 @@ async def export(request: Request) -> Response:
 
 
 def routes() -> list[Route]:
-    return [Route("/reports/{name}.{fmt}", export, methods=["GET"])]
+    from hub.imports.routes import routes as import_routes
+
+    return [Route("/reports/{name}.{fmt}", export, methods=["GET"]), *import_routes()]

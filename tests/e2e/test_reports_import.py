@@ -276,3 +276,34 @@ def test_insurance_list_updates_the_insurance_type(
     assert err.strip().startswith("row 3: UNKNOWN_INSURANCE_TYPE")
     (kind,) = rows_of(db_url, select(Resident.insurance_type).where(Resident.id == p.id))[0]
     assert kind == "URBAN_EMPLOYEE"
+
+
+def test_an_operator_uploads_the_list_over_http(
+    db_url: str, people: list[Any], tmp_path: Path
+) -> None:
+    import httpx
+
+    from hub.app import build_hub, create_app
+
+    town = locality(people[0].address_text)[0]  # type: ignore[index]
+    table = _list(people[:3], [[town, "", "x", "123", "x", "123", "本人", "低保"]])
+    body = _xlsx(tmp_path / "up.xlsx", table).read_bytes()
+    admin = create_client_token(db_url, f"op-{tmp_path.name}", ["admin"])
+    reader = create_client_token(db_url, f"rd-{tmp_path.name}", ["contracts:read"])
+    with LiveServer(create_app(build_hub(database_url=db_url))) as live:
+        url = f"{live.url}/imports/low-income?region=wenzhou&month=2027-01&filename=up.xlsx"
+        r = httpx.post(url, content=body, headers={"Authorization": f"Bearer {admin}"})
+        assert r.status_code == 200, r.text
+        assert r.json()["imported"] == 3
+        assert r.json()["rejectedRows"] == [
+            {
+                "row": 5,
+                "code": "INVALID_ID_NUMBER",
+                "message": r.json()["rejectedRows"][0]["message"],
+            }
+        ]
+        denied = httpx.post(url, content=body, headers={"Authorization": f"Bearer {reader}"})
+        assert (
+            denied.status_code == 403
+            and denied.json()["errors"][0]["extensions"]["code"] == "MISSING_SCOPE"
+        )
