@@ -30,6 +30,9 @@ app.add_typer(linkage_app, name="linkage")
 contracts_app = typer.Typer(help="Contracts (签约): the expiry roll.", no_args_is_help=True)
 app.add_typer(contracts_app, name="contracts")
 from adapters.cli import adapters_app, simulate_app  # noqa: E402  (typer only at import)
+from hub.access.audit_cli import audit_app  # noqa: E402
+
+app.add_typer(audit_app, name="audit")
 
 app.add_typer(adapters_app, name="adapters")
 app.add_typer(simulate_app, name="simulate")

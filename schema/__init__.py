@@ -19,6 +19,7 @@ from hub.errors import DomainError
 from schema.adapters.mutations import AdapterMutation
 from schema.adapters.queries import AdapterQuery
 from schema.audit import AuditReads
+from schema.audit_events import AuditQuery
 from schema.context import Context
 from schema.contracts.mutations import ContractsMutation
 from schema.contracts.queries import ContractsQuery
@@ -61,6 +62,7 @@ class NodeQuery:
 
 Query = merge_types("Query", (NodeQuery, RegistryQuery, DirectoryQuery, ContractsQuery,
                               ReferralQuery, WorkListQuery, WebhookQuery, AdapterQuery,
+                              AuditQuery,
                               ReportsQuery))
 Mutation = merge_types("Mutation", (RegistryMutation, DirectoryMutation, ContractsMutation,
                                     ReferralMutation, WebhookMutation, AdapterMutation))

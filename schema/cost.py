@@ -4,8 +4,9 @@ Cost, computed from the document before anything executes: every selected field 
 (or its weight in :data:`FIELD_WEIGHTS`), and what is selected under a field that pages
 (it takes ``first``) is counted once per row it may return — ``first`` as given (a literal
 or a variable), else the default page size, at most ``max_page_size``; under a list that
-does not page, :data:`LIST_ESTIMATE` times. So ``residents(first: 100) { edges { node { id name } } }``
-costs 1 + 100 × (1 + 1 + 2) = 401. Fragments are expanded where they are spread.
+does not page, :data:`LIST_ESTIMATE` times. So
+``residents(first: 100) { edges { node { id name } } }`` costs 1 + 100 × (1 + 1 + 2) = 401.
+Fragments are expanded where they are spread.
 
 :class:`CostBudget`, a schema extension, then — still before execution —
 refuses introspection to a client without it (``INTROSPECTION_DISABLED``), refuses an
@@ -78,7 +79,7 @@ class _Walk:
                     given = self.variables.get(value.name.value)
         if not isinstance(given, int) or isinstance(given, bool):
             given = min(DEFAULT_PAGE, self.max_page)
-        return max(0, min(given, self.max_page))
+        return int(max(0, min(given, self.max_page)))
 
     def cost(self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType | None,
              seen: frozenset[str] = frozenset()) -> int:  # fmt: skip
@@ -143,10 +144,11 @@ class CostBudget(SchemaExtension):
         self.charge: Charge | None = None
         self.per_minute = 0
 
-    async def on_execute(self) -> AsyncIterator[None]:  # type: ignore[override]
+    async def on_execute(self) -> AsyncIterator[None]:
         ctx = self.execution_context
         context = ctx.context
-        hub, principal = getattr(context, "hub", None), getattr(context, "principal", None)
+        hub: Any = getattr(context, "hub", None)
+        principal: Any = getattr(context, "principal", None)
         if ctx.result is not None or ctx.graphql_document is None or hub is None:
             yield
             return

@@ -20,9 +20,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, String, delete, func, insert, select, update
+from sqlalchemy import Integer, String, cast, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql import ColumnElement
 
 from hub.access.models import AuditEvent
 from hub.db import Base
@@ -150,9 +151,65 @@ async def prune(session: AsyncSession, before: dt.datetime) -> int:
     last = (await session.execute(cut)).first()
     if last is None:
         return 0
-    removed = (await session.execute(
-        delete(AuditEvent).where(AuditEvent.id <= last.id))).rowcount or 0  # fmt: skip
+    result = await session.execute(delete(AuditEvent).where(AuditEvent.id <= last.id))
+    removed = int(getattr(result, "rowcount", 0) or 0)
     await session.execute(update(AuditChainHead).where(AuditChainHead.id == 1).values(
         pruned_hash=last.hash, rows=AuditChainHead.rows - removed,
         pruned_rows=AuditChainHead.pruned_rows + removed, pruned_before=before))  # fmt: skip
     return int(removed)
+
+
+async def list_events(
+    session: AsyncSession,
+    principal: Any,
+    *,
+    resident_id: int | None = None,
+    client_id: int | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    after: int | None = None,
+    limit: int = 20,
+) -> tuple[list[AuditEvent], int, bool]:
+    """Who read or changed whose record, newest first: (rows, total, more).
+
+    ``audit:read`` is an operator's scope (the district's privacy officer). A client bound
+    to organizations or practitioners must name a resident it may see (what it may not see
+    looks like what does not exist), and sees only that resident's id in the rows."""
+    from hub.access import policy
+    from hub.access.principal import Scope
+    from hub.errors import InvalidInput, NotFound
+
+    principal.require(Scope.AUDIT_READ)
+    since, until = (t if t is None or t.tzinfo else t.replace(tzinfo=dt.UTC)
+                    for t in (since, until))  # fmt: skip
+    if principal.bound and resident_id is None:
+        raise InvalidInput("A client bound to organizations or practitioners asks for one "
+                           "resident's audit trail (residentId).", field="residentId",
+                           code="RESIDENT_REQUIRED")  # fmt: skip
+    if resident_id is not None and principal.bound and not await policy.may_see_resident(
+        session, principal, resident_id
+    ):
+        raise NotFound(f"No resident {resident_id} visible to this client.", field="residentId")
+    if since is not None and until is not None and until < since:
+        raise InvalidInput("until is before since.", field="until", code="INVALID_RANGE")
+    conditions: list[ColumnElement[bool]] = []
+    if resident_id is not None:
+        # resident_ids is a JSON list of strings: '"123"' matches 123, never 1234
+        conditions.append(cast(AuditEvent.resident_ids, String).like(f'%"{resident_id}"%'))
+    if client_id is not None:
+        conditions.append(AuditEvent.client_id == client_id)
+    if since is not None:
+        conditions.append(AuditEvent.at >= since)
+    if until is not None:
+        conditions.append(AuditEvent.at < until)
+    total = int(await session.scalar(select(func.count()).select_from(AuditEvent)
+                                     .where(*conditions)) or 0)  # fmt: skip
+    page = select(AuditEvent).where(*conditions).order_by(AuditEvent.id.desc()).limit(limit + 1)
+    if after is not None:
+        page = page.where(AuditEvent.id < after)
+    rows = list(await session.scalars(page))
+    if principal.bound and resident_id is not None:
+        for r in rows:  # the other residents of a multi-resident row are not this client's
+            session.expunge(r)
+            r.resident_ids = [str(resident_id)]
+    return rows[:limit], total, len(rows) > limit

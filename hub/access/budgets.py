@@ -111,14 +111,15 @@ class BudgetStore:
         self, client_id: int, kind: str, need: float, want: float, per_minute: int, now: float
     ) -> tuple[float, float] | None:
         """Atomically take between ``need`` and ``want`` tokens: (taken, left) or None."""
-        b = ClientBudget.__table__.c
+        table: Any = ClientBudget.__table__
+        b = table.c
         rate = per_minute / 60.0
         elapsed = case((b.updated_at < now, literal(now) - b.updated_at), else_=0.0)
         refilled = b.tokens + elapsed * rate
         avail = case((refilled > per_minute, float(per_minute)), else_=refilled)
         take = case((avail > want, want), else_=avail)
         statement = (
-            update(ClientBudget.__table__)
+            update(table)
             .where(b.client_id == client_id, b.kind == kind, avail >= need)
             .values(tokens=avail - take, taken=take,
                     updated_at=case((b.updated_at < now, now), else_=b.updated_at))
@@ -154,7 +155,8 @@ class BudgetStore:
             )).first()  # fmt: skip
         if row is None:
             return float(per_minute)
-        return min(float(per_minute), row.tokens + max(0.0, now - row.updated_at) * per_minute / 60)
+        refilled = row.tokens + max(0.0, now - row.updated_at) * per_minute / 60
+        return float(min(float(per_minute), refilled))
 
 
 def budgets_of(hub: Any) -> BudgetStore:
