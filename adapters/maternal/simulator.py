@@ -65,6 +65,7 @@ class State:
     malformed: set[tuple[str, int]] = field(default_factory=set)
     access: dict[str, int] = field(default_factory=dict)  # access token -> uses left
     requests: int = 0
+    slow: int = 0
     burst: int = 0
     pushes: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> accepted body
     push_failures: Counter[str] = field(default_factory=Counter)
@@ -127,6 +128,7 @@ def create_app(state: State) -> Any:
         if "429" in f and rng.random() < 0.06:
             return error(429, "rate_limited", **{"Retry-After": "1"})
         if "timeout" in f and rng.random() < 0.03:
+            state.slow += 1
             await asyncio.sleep(4)
         return None
 
@@ -141,8 +143,10 @@ def create_app(state: State) -> Any:
     async def records(request: Request) -> JSONResponse:
         if (denied := authorized(request)) is not None:
             return denied
+        slow = state.slow
         if (fault := await faulty()) is not None:
             return fault
+        answered = slow == state.slow  # a slow answer nobody waits for changes nothing
         q = request.query_params
         try:
             limit = max(1, min(1000, int(q.get("limit", "200"))))
@@ -161,9 +165,9 @@ def create_app(state: State) -> Any:
         if "repeat" in state.faults and start > 0 and state.rng.random() < 0.2:
             served.insert(0, recs[start - 1])
         next_cursor = _key(page[-1]) if page else cursor
-        if "change" in state.faults and page and state.rng.random() < 0.15:
+        if "change" in state.faults and page and answered and state.rng.random() < 0.15:
             _change(state, state.rng.choice(page))
-        has_more = start + limit < len(state.feed.records)
+        has_more = start + len(page) < len(state.feed.records)  # changes made just now included
         return JSONResponse(
             {"records": served, "next_cursor": next_cursor or None, "has_more": has_more}
         )
@@ -213,7 +217,10 @@ def create_app(state: State) -> Any:
 
 def _change(state: State, rec: dict[str, Any]) -> None:
     """The record is edited at the source right after it was read: a new version."""
-    if rec["version"] >= 5 or (rec["id"], rec["version"]) in state.malformed or rec["deleted"]:
+    if (rec["id"], rec["version"]) in state.malformed or rec["deleted"]:
+        return
+    versions = [r["version"] for r in state.feed.records if r["id"] == rec["id"]]
+    if len(versions) >= 5 or any(r["deleted"] for r in state.feed.records if r["id"] == rec["id"]):
         return
     last = state.feed.records[-1]["updated_at"]
     t = dt.datetime.strptime(last[:19], "%Y-%m-%dT%H:%M:%S") + dt.timedelta(seconds=1)
@@ -221,7 +228,7 @@ def _change(state: State, rec: dict[str, Any]) -> None:
     state.feed.records.append(
         {
             **rec,
-            "version": rec["version"] + 1,
+            "version": max(versions) + 1,
             "data": data,
             "updated_at": t.strftime("%Y-%m-%dT%H:%M:%S+08:00"),
         }
