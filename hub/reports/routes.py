@@ -53,5 +53,10 @@ async def export(request: Request) -> Response:
 
 def routes() -> list[Route]:
     from hub.imports.routes import routes as import_routes
+    from hub.reports.dashboard import routes as dashboard_routes
 
-    return [Route("/reports/{name}.{fmt}", export, methods=["GET"]), *import_routes()]
+    return [
+        Route("/reports/{name}.{fmt}", export, methods=["GET"]),
+        *import_routes(),
+        *dashboard_routes(),
+    ]

@@ -19,6 +19,7 @@ from hub.reports.low_income import low_income_report
 from hub.reports.packages import package_report
 from hub.reports.referrals import referral_report
 from hub.reports.tables import Report
+from hub.reports.trend import signing_trend
 
 Runner = Callable[[AsyncSession, Principal, Mapping[str, Any]], Awaitable[Report]]
 
@@ -82,6 +83,17 @@ async def _fee(s: AsyncSession, p: Principal, a: Mapping[str, Any]) -> Report:
     return await fee_report(s, p, region=_region(a), period=periods.period(_arg(a, "period")))
 
 
+async def _signings(s: AsyncSession, p: Principal, a: Mapping[str, Any]) -> Report:
+    months = _arg(a, "months") or 12
+    try:
+        months = int(months)
+    except ValueError:
+        raise InvalidInput(
+            "months must be a number.", field="months", code="INVALID_PERIOD"
+        ) from None
+    return await signing_trend(s, p, region=_region(a), months=months)
+
+
 REPORTS: dict[str, Runner] = {
     "coverage": _coverage,
     "low-income": _low_income,
@@ -89,6 +101,7 @@ REPORTS: dict[str, Runner] = {
     "fulfilment": _fulfilment,
     "referral": _referral,
     "fee": _fee,
+    "signings": _signings,
 }
 
 

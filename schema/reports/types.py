@@ -201,3 +201,17 @@ class FeeReport:
     funds: list[FeeFundRow]
     items: list[FeeItemRow]
     total: FeeItemRow
+
+
+@strawberry.type(description="Contracts signed in one month.")
+class SigningMonth:
+    month: str
+    signed: int
+
+
+@strawberry.type
+class SigningTrend:
+    title: str
+    region: str
+    months: list[SigningMonth]
+    total: int
