@@ -8,12 +8,13 @@ from typing import Any
 from hub.fhir.params import CONTROL
 from hub.fhir.repository import TYPES
 
-# name -> (definition canonical, resource type or None for system level, instance level)
-OPERATIONS: dict[str, tuple[str, str | None]] = {}
+# (name, definition canonical, resource type or None for the system level)
+OPERATIONS: list[tuple[str, str, str | None]] = []
 
 
 def operation(name: str, definition: str, resource: str | None) -> None:
-    OPERATIONS[name] = (definition, resource)
+    if (name, definition, resource) not in OPERATIONS:
+        OPERATIONS.append((name, definition, resource))
 
 
 def capability_statement() -> dict[str, Any]:
@@ -33,11 +34,11 @@ def capability_statement() -> dict[str, Any]:
                      if p.type == "reference" and td.name in p.targets)  # fmt: skip
         if rev:
             entry["searchRevInclude"] = rev
-        ops = [{"name": n, "definition": d} for n, (d, r) in OPERATIONS.items() if r == td.name]
+        ops = [{"name": n, "definition": d} for n, d, r in OPERATIONS if r == td.name]
         if ops:
             entry["operation"] = ops
         resources.append(entry)
-    system_ops = [{"name": n, "definition": d} for n, (d, r) in OPERATIONS.items() if r is None]
+    system_ops = [{"name": n, "definition": d} for n, d, r in OPERATIONS if r is None]
     rest: dict[str, Any] = {
         "mode": "server",
         "documentation": "Search control parameters: " + ", ".join(sorted(CONTROL)) + ".",
