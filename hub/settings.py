@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     # Garbage collection of a started server (hub.tuning.settle_gc): young collections
     # every this many allocations (Python's default is 700); 0 leaves the collector alone.
     gc_threshold: int = 20_000
+    # Resident logins (hub.access.resident_tokens): where one-time codes go (file:PATH or
+    # console), how long a code and a resident token live.
+    sms_sender: str = "file:var/sms.log"
+    resident_code_minutes: int = 10
+    resident_token_minutes: int = 30
 
 
     def sanitized(self) -> dict[str, object]:

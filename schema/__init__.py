@@ -37,6 +37,7 @@ from schema.registry.queries import RegistryQuery
 from schema.registry.types import load_resident
 from schema.relay import Node, from_global_id, parse_int_id
 from schema.reports.queries import ReportsQuery
+from schema.residents.access import ResidentAccessMutation, ResidentAccessQuery
 from schema.worklist.types import WorkListQuery
 
 
@@ -63,9 +64,11 @@ class NodeQuery:
 Query = merge_types("Query", (NodeQuery, RegistryQuery, DirectoryQuery, ContractsQuery,
                               ReferralQuery, WorkListQuery, WebhookQuery, AdapterQuery,
                               AuditQuery,
-                              ReportsQuery))
+                              ReportsQuery,
+                              ResidentAccessQuery))
 Mutation = merge_types("Mutation", (RegistryMutation, DirectoryMutation, ContractsMutation,
-                                    ReferralMutation, WebhookMutation, AdapterMutation))
+                                    ReferralMutation, WebhookMutation, AdapterMutation,
+                                    ResidentAccessMutation))
 Subscription = EventSubscription
 
 

@@ -20,6 +20,8 @@ class Scope(StrEnum):
     REFERRALS_WRITE = "referrals:write"
     LINKAGE_ADMIN = "linkage:admin"
     AUDIT_READ = "audit:read"  # an operator's: who processed whose record (PIPL)
+    # a signing app may obtain resident-scoped tokens (hub.access.resident_tokens)
+    RESIDENTS_DELEGATE = "residents:delegate"
     ADMIN = "admin"
 
 

@@ -252,6 +252,10 @@ class TokenCache:
         self._entries: dict[str, tuple[float, Principal | None, dt.datetime | None]] = {}
 
     async def authenticate(self, session: AsyncSession, token: str) -> Principal | None:
+        from hub.access import resident_tokens
+
+        if token.startswith(resident_tokens.TOKEN_PREFIX):  # never cached: revocation holds at once
+            return await resident_tokens.authenticate(session, token)
         key = hash_token(token)
         hit = self._entries.get(key)
         now = time.monotonic()

@@ -1,0 +1,299 @@
+"""Resident-scoped tokens (居民授权): a signing app acting for one resident.
+
+A vendor client with `residents:delegate` starts a login with the resident's ID number and
+name; the hub sends a one-time code to the phone on the record and answers the same whether
+or not such a person exists. The resident gives the code back through the app, which gets a
+short-lived token that sees that resident and their wards (minors of the household they
+head or parent, and those whose guardian record names them) and nothing else. Codes and
+tokens are stored hashed. Revocation is checked on every request (one indexed lookup), so
+it holds at once in every process.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import JSON, ForeignKey, Index, String, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.access.models import Client
+from hub.access.principal import Principal, Scope
+from hub.access.sms import NoSender, SmsSender
+from hub.db import Base, utcnow
+from hub.errors import DomainError, InvalidInput
+
+TOKEN_PREFIX = "hubr_"
+MAX_TRIES = 5
+# What a resident token may do: the vendor's own read and sign scopes, never more.
+DELEGABLE = frozenset({Scope.RESIDENTS_READ, Scope.CONTRACTS_READ, Scope.CONTRACTS_WRITE,
+                       Scope.REFERRALS_READ, Scope.REFERRALS_WRITE})  # fmt: skip
+PARENTS = ("SELF", "SPOUSE")  # relations to the head whose CHILD members are their children
+
+
+class ResidentLogin(Base):
+    """One login attempt: the code (hashed) sent for it, and how often it was tried."""
+
+    __tablename__ = "resident_login"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id"))
+    # None: nobody matched; the login looks the same and can never succeed
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    tries: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    done_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class ResidentToken(Base):
+    """A token a vendor app holds for one resident (and the wards it was issued with)."""
+
+    __tablename__ = "resident_token"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id"))
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"))
+    ward_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (Index("ix_resident_token_resident", "resident_id", "client_id"),)
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    token: str
+    expires_at: dt.datetime
+    resident_id: int
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _code_hash(login_id: str, code: str) -> str:
+    # keyed by the login id: the same code in two logins hashes differently
+    return hmac.new(login_id.encode(), code.encode(), hashlib.sha256).hexdigest()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def require_delegate(principal: Principal) -> int:
+    if principal.resident_ids or principal.client_id is None:
+        raise InvalidInput("Only a vendor client logs residents in.", field=None,
+                           code="NOT_A_VENDOR")  # fmt: skip
+    principal.require(Scope.RESIDENTS_DELEGATE)
+    return principal.client_id
+
+
+async def _find(session: AsyncSession, id_number: str, name: str) -> tuple[int, str] | None:
+    """The active resident with this ID number and name, and a phone on the record."""
+    from hub.registry import idnumber
+    from hub.registry import repository as registry
+    from hub.registry.models import Resident, ResidentStatus
+
+    number = idnumber.parse(id_number)
+    if not number.valid:
+        return None  # the same answer as for a valid number nobody holds
+    canonical = number.value
+    ids = await registry.by_identifier(session, "ID_CARD", canonical)
+    if not ids:
+        ids = list(await session.scalars(select(Resident.id).where(Resident.id_number == canonical)))
+    for r in (await registry.get_many(session, ids)).values():
+        if r.status == ResidentStatus.ACTIVE and (r.name or "").strip() == name.strip() and r.phones:
+            return r.id, r.phones[0]
+    return None
+
+
+async def start_login(
+    session: AsyncSession, principal: Principal, id_number: str, name: str, *,
+    sender: SmsSender, code_minutes: int,
+) -> str:  # fmt: skip
+    """A login id; the code goes to the phone on the record, if there is such a person."""
+    client_id = require_delegate(principal)
+    if not id_number.strip() or not name.strip() or len(id_number) > 40 or len(name) > 100:
+        raise InvalidInput("Give the ID number and the name as on the ID card.",
+                           field="idNumber", code="INVALID_INPUT")  # fmt: skip
+    found = await _find(session, id_number, name)
+    login_id = secrets.token_urlsafe(18)
+    code = f"{secrets.randbelow(10**6):06d}"
+    session.add(ResidentLogin(
+        id=login_id, client_id=client_id, resident_id=found[0] if found else None,
+        code_hash=_code_hash(login_id, code),
+        expires_at=_now() + dt.timedelta(minutes=code_minutes)))  # fmt: skip
+    await session.flush()
+    if found:
+        await sender.send_code(login_id, found[1], code)
+    else:
+        await NoSender().send_code(login_id, "", code)
+    return login_id
+
+
+class LoginFailed(DomainError):
+    pass
+
+
+async def complete_login(
+    session: AsyncSession, principal: Principal, login_id: str, code: str, *,
+    token_minutes: int,
+) -> Issued:  # fmt: skip
+    """The resident token, once the code matches (at most MAX_TRIES tries, before expiry)."""
+    client_id = require_delegate(principal)
+    login = await session.get(ResidentLogin, login_id[:40], with_for_update=True)
+    if login is None or login.client_id != client_id:
+        raise LoginFailed("No such login; start again with startResidentLogin.",
+                          field="loginId", code="LOGIN_UNKNOWN")  # fmt: skip
+    if login.done_at is not None or login.tries >= MAX_TRIES:
+        raise LoginFailed("This login is void (used, or too many wrong codes); start again.",
+                          field="loginId", code="LOGIN_VOID")  # fmt: skip
+    if _aware(login.expires_at) <= _now():
+        raise LoginFailed("The code has expired; start again.", field="code",
+                          code="CODE_EXPIRED")  # fmt: skip
+    ok = hmac.compare_digest(login.code_hash, _code_hash(login.id, code.strip()))
+    if not ok or login.resident_id is None:
+        login.tries += 1
+        left = MAX_TRIES - login.tries
+        if left <= 0:
+            login.done_at = _now()
+            raise CommittedFailure(LoginFailed("Wrong code, and that was the last try: this login "
+                                         "is void; start again.", field="code",
+                                         code="LOGIN_VOID"))  # fmt: skip
+        raise CommittedFailure(LoginFailed(f"Wrong code; {left} tries left.", field="code",
+                                     code="WRONG_CODE"))  # fmt: skip
+    login.done_at = _now()
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires = _now() + dt.timedelta(minutes=token_minutes)
+    session.add(ResidentToken(token_hash=_hash(token), client_id=client_id,
+                              resident_id=login.resident_id,
+                              ward_ids=await wards(session, login.resident_id),
+                              expires_at=expires))  # fmt: skip
+    await session.flush()
+    return Issued(token, expires, login.resident_id)
+
+
+class CommittedFailure(Exception):
+    """A failure whose bookkeeping (the try count) must still be committed."""
+
+    def __init__(self, error: DomainError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+async def wards(session: AsyncSession, resident_id: int, today: dt.date | None = None) -> list[int]:
+    """Those the resident is guardian of: minors of a household they head (or of which they
+    are a parent, their CHILD members), and residents whose guardian or mother record names
+    them by ID number."""
+    from hub.registry.models import Household, Resident, ResidentStatus
+
+    me = await session.get(Resident, resident_id)
+    if me is None:
+        return []
+    today = today or dt.date.today()
+    adult_born = today.replace(year=today.year - 18) if not (today.month == 2 and today.day == 29) \
+        else today.replace(year=today.year - 18, day=28)  # fmt: skip
+    found: set[int] = set()
+    if me.household_id is not None:
+        head = await session.scalar(select(Household.head_resident_id)
+                                    .where(Household.id == me.household_id))  # fmt: skip
+        members = await session.scalars(select(Resident).where(
+            Resident.household_id == me.household_id, Resident.id != me.id,
+            Resident.status == ResidentStatus.ACTIVE, Resident.birth_date > adult_born))  # fmt: skip
+        for m in members:
+            if head == me.id or (me.household_relation in PARENTS
+                                 and m.household_relation == "CHILD"):  # fmt: skip
+                found.add(m.id)
+    if me.id_number:
+        rows = await session.execute(select(
+            Resident.id, Resident.guardian, Resident.mother_id_number, Resident.birth_date
+        ).where(
+            Resident.status == ResidentStatus.ACTIVE, Resident.id != me.id,
+            or_(Resident.mother_id_number == me.id_number,
+                Resident.guardian["id_number"].as_string() == me.id_number)))  # fmt: skip
+        for rid, guardian, mother, born in rows:
+            if (guardian or {}).get("id_number") == me.id_number:
+                found.add(rid)
+            elif mother == me.id_number and born is not None and born > adult_born:
+                found.add(rid)
+    return sorted(found)
+
+
+async def authenticate(session: AsyncSession, token: str) -> Principal | None:
+    """The principal of a live resident token (not expired, not revoked, its app active)."""
+    row = (await session.execute(
+        select(ResidentToken, Client).join(Client, Client.id == ResidentToken.client_id)
+        .where(ResidentToken.token_hash == _hash(token), ResidentToken.revoked_at.is_(None),
+               Client.active.is_(True))
+    )).first()  # fmt: skip
+    if row is None:
+        return None
+    tok, client = row
+    if _aware(tok.expires_at) <= _now():
+        return None
+    if client.expires_at is not None and _aware(client.expires_at) <= _now():
+        return None
+    if Scope.RESIDENTS_DELEGATE not in client.scopes:
+        return None
+    return Principal(
+        name=f"resident:{client.name}#{tok.resident_id}",  # the audit actor: app and resident
+        scopes=frozenset(s for s in client.scopes if s in DELEGABLE),
+        client_id=client.id,
+        resident_ids=(tok.resident_id, *tok.ward_ids),
+        rate_per_minute=client.rate_per_minute,
+        cost_per_minute=client.cost_per_minute,
+        introspection=client.introspection,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    client_id: int
+    name: str
+    issued_at: dt.datetime
+    expires_at: dt.datetime
+
+
+def _self(principal: Principal) -> int:
+    if not principal.resident_ids:
+        raise InvalidInput("Only a resident's token lists or revokes the apps holding one.",
+                           field=None, code="NOT_A_RESIDENT")  # fmt: skip
+    return principal.resident_ids[0]
+
+
+async def apps(session: AsyncSession, principal: Principal) -> list[App]:
+    """The apps holding a live token for this resident."""
+    rid = _self(principal)
+    rows = await session.execute(
+        select(Client.id, Client.name, ResidentToken.created_at, ResidentToken.expires_at)
+        .join(Client, Client.id == ResidentToken.client_id)
+        .where(ResidentToken.resident_id == rid, ResidentToken.revoked_at.is_(None),
+               ResidentToken.expires_at > _now())
+        .order_by(ResidentToken.created_at))  # fmt: skip
+    latest: dict[int, App] = {}
+    for cid, name, issued, expires in rows:
+        latest[cid] = App(cid, name, _aware(issued), _aware(expires))
+    return list(latest.values())
+
+
+async def revoke(session: AsyncSession, principal: Principal, client_id: int | None) -> int:
+    """Revoke every token `client_id` (default: the calling app) holds for this resident."""
+    rid = _self(principal)
+    target = client_id if client_id is not None else principal.client_id
+    result = await session.execute(
+        update(ResidentToken)
+        .where(ResidentToken.resident_id == rid, ResidentToken.client_id == target,
+               ResidentToken.revoked_at.is_(None))
+        .values(revoked_at=_now()))  # fmt: skip
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,1 @@
+"""Resident self-service: logins through a signing app, the apps holding a token."""

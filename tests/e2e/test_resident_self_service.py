@@ -1,0 +1,192 @@
+"""A signing app logs a resident in with a one-time code and acts for them only: their own
+record and their children's, nobody else's; revocation and expiry end it at once."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.access.models import AuditEvent
+from hub.access.resident_tokens import ResidentToken, wards
+from hub.demo.load import load_demo
+from hub.registry.models import Household, Resident
+from hub.settings import Settings
+from tests.conftest import Api, LiveServer, create_client_token
+from tests.e2e.contract_support import run
+
+START = """mutation($i: String!, $n: String!) { startResidentLogin(input: {idNumber: $i, name: $n})
+    { loginId userErrors { code field message } } }"""
+COMPLETE = """mutation($l: String!, $c: String!) { completeResidentLogin(loginId: $l, code: $c)
+    { accessToken expiresAt resident { id } userErrors { code message } } }"""
+RESIDENT = "query($id: ID!) { resident(id: $id) { residentId name } }"
+
+
+@pytest.fixture(scope="module")
+def sms(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("sms") / "sms.log"
+
+
+@pytest.fixture(scope="module")
+def server(db_url: str, sms: Path) -> Iterator[LiveServer]:
+    from hub.app import create_app
+    from hub.core import build_hub
+
+    assert asyncio.run(load_demo(db_url, scale=0.02, regions=("panyu",))).startswith("loaded")
+    hub = build_hub(Settings(database_url=db_url, sms_sender=f"file:{sms}"))
+    with LiveServer(create_app(hub)) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def vendor(db_url: str, server: LiveServer) -> Api:
+    scopes = ["residents:delegate", "residents:read", "contracts:read", "contracts:write",
+              "referrals:read"]  # fmt: skip
+    return Api(server.url, create_client_token(db_url, "app-580", scopes))
+
+
+@pytest.fixture(scope="module")
+def family(db_url: str, server: LiveServer) -> dict[str, Any]:
+    """A household head with a phone, an ID number and a minor child; and a stranger."""
+
+    async def pick(session: AsyncSession) -> dict[str, Any]:
+        born = dt.date.today().replace(year=dt.date.today().year - 17)
+        heads = await session.scalars(
+            select(Resident).join(Household, Household.head_resident_id == Resident.id)
+            .where(Resident.id_number.is_not(None), Resident.name.is_not(None))
+            .order_by(Resident.id))  # fmt: skip
+        for head in heads:
+            if not head.phones:
+                continue
+            child = await session.scalar(select(Resident.id).where(
+                Resident.household_id == head.household_id, Resident.birth_date > born))  # fmt: skip
+            if child is None:
+                continue
+            if child not in await wards(session, head.id):
+                continue
+            other = await session.scalar(select(Resident.id).where(
+                Resident.household_id != head.household_id).limit(1))  # fmt: skip
+            return {"head": head.id, "id_number": head.id_number, "name": head.name,
+                    "child": child, "other": other}  # fmt: skip
+        raise AssertionError("no household head with a minor child and a phone in the demo")
+
+    return run(db_url, pick)
+
+
+def _code(sms: Path, login_id: str) -> str:
+    for line in sms.read_text().splitlines():
+        lid, _, code = line.partition(" ")
+        if lid == login_id:
+            return code
+    raise AssertionError("no code sent for this login")
+
+
+def login(vendor: Api, sms: Path, family: dict[str, Any]) -> dict[str, Any]:
+    lid = vendor(START, {"i": family["id_number"], "n": family["name"]})["startResidentLogin"]
+    assert lid["userErrors"] == [] and lid["loginId"]
+    done = vendor(COMPLETE, {"l": lid["loginId"], "c": _code(sms, lid["loginId"])})
+    return done["completeResidentLogin"]
+
+
+def gid(rid: int) -> str:
+    import base64
+
+    return base64.b64encode(f"Resident:{rid}".encode()).decode()
+
+
+def test_login_reads_own_record_and_child_only(
+    server: LiveServer, vendor: Api, sms: Path, family: dict[str, Any], db_url: str
+) -> None:
+    done = login(vendor, sms, family)
+    assert done["userErrors"] == [] and done["accessToken"].startswith("hubr_")
+    me = Api(server.url, done["accessToken"])
+    own = me(RESIDENT, {"id": done["resident"]["id"]})["resident"]
+    assert own["residentId"] == family["head"]
+    assert me(RESIDENT, {"id": gid(family["child"])})["resident"]["residentId"] == family["child"]
+    assert me(RESIDENT, {"id": gid(family["other"])})["resident"] is None
+    found = me("{ residents(first: 50) { edges { node { residentId } } } }")["residents"]["edges"]
+    assert {e["node"]["residentId"] for e in found} <= {family["head"], family["child"]}
+    assert family["head"] in {e["node"]["residentId"] for e in found}
+    fhir = httpx.Client(base_url=server.url,
+                        headers={"Authorization": f"Bearer {done['accessToken']}"})  # fmt: skip
+    assert fhir.get(f"/fhir/Patient/{family['head']}").status_code == 200
+    assert fhir.get(f"/fhir/Patient/{family['other']}").status_code == 404
+
+    # every read is audited with both the app and the resident
+    async def actors(session: AsyncSession) -> set[str]:
+        return set(await session.scalars(select(AuditEvent.actor).where(
+            AuditEvent.actor.like("resident:%"))))  # fmt: skip
+
+    for _ in range(50):  # the audit buffer flushes every 50 ms
+        if f"resident:app-580#{family['head']}" in run(db_url, actors):
+            break
+        time.sleep(0.1)
+    assert f"resident:app-580#{family['head']}" in run(db_url, actors)
+
+
+def test_apps_and_revocation_at_once(
+    server: LiveServer, vendor: Api, sms: Path, family: dict[str, Any]
+) -> None:
+    token = login(vendor, sms, family)["accessToken"]
+    me = Api(server.url, token)
+    apps = me("{ residentApps { clientId name } }")["residentApps"]
+    assert "app-580" in {a["name"] for a in apps}
+    assert vendor("{ residentApps { name } }")["residentApps"] == []
+    out = me("mutation { revokeResidentAccess { revoked userErrors { code } } }")
+    assert out["revokeResidentAccess"]["revoked"] >= 1
+    assert me.raw(RESIDENT, {"id": gid(family["head"])}).status_code == 401
+
+
+def test_expired_token_is_refused(
+    server: LiveServer, vendor: Api, sms: Path, family: dict[str, Any], db_url: str
+) -> None:
+    token = login(vendor, sms, family)["accessToken"]
+    me = Api(server.url, token)
+    assert me(RESIDENT, {"id": gid(family["head"])})["resident"]
+
+    async def expire(session: AsyncSession) -> None:
+        from hub.access.resident_tokens import _hash
+
+        await session.execute(update(ResidentToken).where(ResidentToken.token_hash == _hash(token))
+                              .values(expires_at=dt.datetime.now(dt.UTC)
+                                      - dt.timedelta(seconds=1)))  # fmt: skip
+
+    run(db_url, expire, write=True)
+    assert me.raw(RESIDENT, {"id": gid(family["head"])}).status_code == 401
+
+
+def test_wrong_codes_void_the_login_and_unknown_people_look_the_same(
+    vendor: Api, sms: Path, family: dict[str, Any]
+) -> None:
+    lid = vendor(START, {"i": family["id_number"], "n": family["name"]})["startResidentLogin"]
+    right = _code(sms, lid["loginId"])
+    wrong = "000000" if right != "000000" else "111111"
+    codes = [vendor(COMPLETE, {"l": lid["loginId"], "c": wrong})["completeResidentLogin"]
+             ["userErrors"][0]["code"] for _ in range(5)]  # fmt: skip
+    assert codes == ["WRONG_CODE"] * 4 + ["LOGIN_VOID"]
+    after = vendor(COMPLETE, {"l": lid["loginId"], "c": right})["completeResidentLogin"]
+    assert after["accessToken"] is None and after["userErrors"][0]["code"] == "LOGIN_VOID"
+    # nobody by that name: the same answer, no code sent, and no code works
+    ghost = vendor(START, {"i": family["id_number"], "n": "不存在"})["startResidentLogin"]
+    assert ghost["userErrors"] == [] and ghost["loginId"]
+    assert ghost["loginId"] not in sms.read_text()
+    bad = vendor(START, {"i": "not-a-number", "n": "x"})["startResidentLogin"]
+    assert bad["userErrors"] == [] and bad["loginId"]
+    res = vendor(COMPLETE, {"l": ghost["loginId"], "c": right})["completeResidentLogin"]
+    assert res["userErrors"][0]["code"] == "WRONG_CODE"
+
+
+def test_only_a_delegate_starts_a_login(
+    server: LiveServer, db_url: str, family: dict[str, Any]
+) -> None:
+    plain = Api(server.url, create_client_token(db_url, "plain-reader", ["residents:read"]))
+    out = plain(START, {"i": family["id_number"], "n": family["name"]})["startResidentLogin"]
+    assert out["loginId"] is None and out["userErrors"][0]["code"] == "MISSING_SCOPE"
