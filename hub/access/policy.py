@@ -167,6 +167,8 @@ async def visible_resident_ids(
     wanted = sorted({int(i) for i in ids})
     if not wanted or not principal.bound:
         return set(wanted)
+    if principal.resident_ids:  # a resident-scoped token: no query needed
+        return set(wanted) & set(principal.resident_ids)
     hour = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
     stmt = _check_statement(principal, hour, session.bind.dialect.name)
     found = await session.execute(stmt, {"ids": wanted})

@@ -63,11 +63,18 @@ async def team_for_signing(
     team = await repository.lock_team(session, team_id)
     if team is None:
         raise NotFound(f"No team {team_id}.", field="teamId")
+    org = await session.get(Organization, team.organization_id)
+    assert org is not None  # foreign key
+    if principal.resident_ids:
+        # 居民自主签约: a resident (through a signing app) chooses any team of their region
+        me = await session.get(Resident, principal.resident_ids[0])
+        if me is None or me.region_key is None or me.region_key != org.region_key:
+            raise Forbidden("A resident signs with a team of their own region.",
+                            field="teamId")  # fmt: skip
+        return team, org
     if not await access_policy.may_act_for_team(session, principal, team):
         raise Forbidden("This client signs only for teams of its own institutions or "
                         "practitioners.", field="teamId")  # fmt: skip
-    org = await session.get(Organization, team.organization_id)
-    assert org is not None  # foreign key
     return team, org
 
 

@@ -190,3 +190,29 @@ def test_only_a_delegate_starts_a_login(
     plain = Api(server.url, create_client_token(db_url, "plain-reader", ["residents:read"]))
     out = plain(START, {"i": family["id_number"], "n": family["name"]})["startResidentLogin"]
     assert out["loginId"] is None and out["userErrors"][0]["code"] == "MISSING_SCOPE"
+
+
+SIGN = """mutation($t: ID!, $r: ID!) { signContract(input: {teamId: $t, residentId: $r,
+    packageCodes: ["PY-BASIC-1"]}) { contract { id status } userErrors { code field } } }"""
+
+
+def test_resident_signs_online_with_a_team_of_their_region(
+    server: LiveServer, vendor: Api, sms: Path, family: dict[str, Any], db_url: str
+) -> None:
+    from hub.directory.models import Organization, Team
+
+    async def team(session: AsyncSession) -> str:
+        return str(await session.scalar(select(Team.id).join(
+            Organization, Organization.id == Team.organization_id)
+            .where(Organization.region_key == "panyu").order_by(Team.id).limit(1)))  # fmt: skip
+
+    import base64
+
+    tid = base64.b64encode(f"Team:{run(db_url, team)}".encode()).decode()
+    me = Api(server.url, login(vendor, sms, family)["accessToken"])
+    out = me(SIGN, {"t": tid, "r": gid(family["head"])})["signContract"]
+    codes = {e["code"] for e in out["userErrors"]}
+    assert out["contract"] or codes <= {"ALREADY_SIGNED", "NOT_ELIGIBLE"}, out
+    assert "FORBIDDEN" not in codes
+    stranger = me(SIGN, {"t": tid, "r": gid(family["other"])})["signContract"]
+    assert stranger["contract"] is None and stranger["userErrors"][0]["code"] == "NOT_FOUND"
