@@ -8,7 +8,18 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, distinct, func, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    case,
+    cast,
+    distinct,
+    func,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.access.principal import Principal
@@ -144,20 +155,40 @@ async def coverage_report(
                              result[-4:], key_target))  # fmt: skip
     else:
         key_col, labels = await _grouping(session, group_by, region)
-        stmt = query(key_col.label("k"), *_aggregates(signed))
-        if group_by in (GroupBy.TOWNSHIP, GroupBy.VILLAGE):
-            stmt = stmt.outerjoin(ResidentLocality, ResidentLocality.resident_id == Resident.id)
-        stmt = stmt.group_by(key_col).order_by(key_col)
-        for k, *counts in (await session.execute(stmt)).all():
+        stmt = await session.execute(_grouped(query, key_col, signed, group_by))
+        grouped = stmt.all()
+        for _, k, *counts in sorted((r for r in grouped if not r[0]), key=lambda r: r[1] or ""):
             key = k if k is not None else ""
             rows.append(_row(key, labels.get(key, key or UNKNOWN), counts, overall))
-    total = _row("TOTAL", "合计", (await session.execute(query(*_aggregates(signed)))).one(),
-                 overall)  # fmt: skip
+        totals = next((r[2:] for r in grouped if r[0]), (0, 0, 0, 0))
+        total = _row("TOTAL", "合计", totals, overall)
+    if group_by is GroupBy.CATEGORY:
+        counts = (await session.execute(query(*_aggregates(signed)))).one()
+        total = _row("TOTAL", "合计", counts, overall)
     title = (f"{policy.name_zh}家庭医生签约覆盖情况"
              f"（按{GROUP_ZH[group_by]}，截至{as_of.isoformat()}）")  # fmt: skip
     table = Table("coverage", title, columns(group_by), rows, total)
     return Report("coverage", title, [table],
                   dict(region=region, asOf=as_of.isoformat(), groupBy=group_by.value))  # fmt: skip
+
+
+def _grouped(query: Any, key_col: Any, signed: Any, group_by: GroupBy) -> Any:
+    """One scan: residents grouped by (key, household) first, then by key, and the total
+    row from the same first step (so each household counts once per group and once in the
+    total)."""
+    hh = func.coalesce(Resident.household_id, -Resident.id)
+    inner = query(key_col.label("k"), hh.label("hh"), func.count().label("n"),
+                  func.count(signed.c.resident_id).label("s"))  # fmt: skip
+    if group_by in (GroupBy.TOWNSHIP, GroupBy.VILLAGE):
+        inner = inner.outerjoin(ResidentLocality, ResidentLocality.resident_id == Resident.id)
+    g = inner.group_by(key_col, hh).cte("by_household")
+    signed_hh = case((g.c.s > 0, 1))
+    per_key = select(literal(0).label("total"), g.c.k, func.sum(g.c.n), func.sum(g.c.s),
+                     func.count(), func.count(signed_hh)).group_by(g.c.k)  # fmt: skip
+    total = select(literal(1), cast(literal(None), String), func.sum(g.c.n), func.sum(g.c.s),
+                   func.count(distinct(g.c.hh)),
+                   func.count(distinct(case((g.c.s > 0, g.c.hh)))))  # fmt: skip
+    return union_all(per_key, total)
 
 
 def _or(*conds: ColumnElement[bool]) -> ColumnElement[bool]:
