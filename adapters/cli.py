@@ -194,14 +194,18 @@ def run_adapter(
     database: DatabaseOpt = None,
 ) -> None:
     """Run one adapter alone (its listener and loops), without the API."""
-    if name not in ("his", "maternal"):
-        typer.echo(f"no adapter '{name}' to run (his, maternal)", err=True)
+    if name not in ("his", "maternal", "immunization"):
+        typer.echo(f"no adapter '{name}' to run (his, maternal, immunization)", err=True)
         raise typer.Exit(2)
 
     async def main() -> None:
         hub = _hub(database)
         try:
-            if name == "maternal":
+            if name == "immunization":
+                from adapters.immunization.adapter import run as run_immunization
+
+                await run_immunization(hub, until_idle=until_idle)
+            elif name == "maternal":
                 from adapters.maternal.adapter import run as run_maternal
 
                 await run_maternal(hub, until_idle=until_idle)
@@ -246,5 +250,18 @@ def simulate_maternal(ctx: typer.Context) -> None:
     """The simulated maternal-child system (HTTP): `hub simulate maternal --port 8090
     --token T --seed 1 --faults all` (see `hub simulate maternal --help`)."""
     from adapters.maternal.simulator import main
+
+    raise typer.Exit(main(list(ctx.args)))
+
+
+@simulate_app.command(
+    "immunization",
+    add_help_option=False,
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def simulate_immunization(ctx: typer.Context) -> None:
+    """The simulated immunization information system (XML over HTTP): `hub simulate
+    immunization --port 8091 --token T --seed 1 --faults all` (see its --help)."""
+    from adapters.immunization.simulator import main
 
     raise typer.Exit(main(list(ctx.args)))

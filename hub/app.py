@@ -12,6 +12,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from adapters.his.adapter import plugin as his_plugin
+from adapters.immunization.adapter import plugin as immunization_plugin
 from adapters.maternal.adapter import plugin as maternal_plugin
 from hub.auth import Authenticate
 from hub.core import Hub, build_hub
@@ -23,7 +24,7 @@ log = get_logger("hub.app")
 __all__ = ["PLUGINS", "Hub", "build_hub", "create_app"]
 
 # The source systems' adapters, each behind the small plugin interface (hub.plugins).
-PLUGINS: list[Plugin] = [his_plugin, maternal_plugin]
+PLUGINS: list[Plugin] = [his_plugin, maternal_plugin, immunization_plugin]
 
 
 def create_app(hub: Hub | None = None) -> Starlette:

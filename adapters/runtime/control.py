@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 KNOWN: dict[str, str] = {
     "his": "adapters.his.adapter:build_adapter",
     "maternal": "adapters.maternal.adapter:build_adapter",
+    "immunization": "adapters.immunization.adapter:build_adapter",
 }
 
 
