@@ -68,8 +68,14 @@ async def fulfilment(
     items = (await owed(session, contract, min(as_of, contract.ends_on))).items
     done = (await repository.deliveries(session, [contract.id]))[contract.id]
     period = R.Period(contract.starts_on, contract.ends_on)
+    # "within N hours of …" items start their clock at the event the source reported
+    from hub.maternal.repository import trigger_events
+
+    found = await trigger_events(session, contract.resident_id)
+    events = [R.TriggerEvent(e, at) for e, at in found]
     rows = R.fulfilment(
-        items, period, [R.Delivery(d.item_code, d.performed_on) for d in done], as_of=as_of
+        items, period, [R.Delivery(d.item_code, d.performed_on) for d in done], as_of=as_of,
+        events=events,
     )
     by_code = {i.code: i for i in items}
     return [ItemLine(by_code[r.item_code], r) for r in rows]

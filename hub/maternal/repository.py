@@ -120,3 +120,18 @@ async def pregnancies_by_id(session: AsyncSession, ids: Sequence[int]) -> list[P
     if not ids:
         return []
     return list(await session.scalars(select(Pregnancy).where(Pregnancy.id.in_(list(set(ids))))))
+
+
+async def trigger_events(session: AsyncSession, resident_id: int) -> list[tuple[str, dt.datetime]]:
+    """Events that start "within N hours" clocks of package items: the discharge after a
+    delivery (DELIVERY_DISCHARGE, the mother's; NEWBORN_DISCHARGE, the child's), at the
+    start of the day the maternal-child system reported."""
+    out: list[tuple[str, dt.datetime]] = []
+    for p in await pregnancies(session, [resident_id]):
+        if p.discharged_on is not None:
+            out.append(("DELIVERY_DISCHARGE", dt.datetime.combine(p.discharged_on, dt.time())))
+    births = await births_of_children(session, [resident_id])
+    for p in await pregnancies_by_id(session, [b.pregnancy_id for b in births]):
+        if p.discharged_on is not None and not p.deleted:
+            out.append(("NEWBORN_DISCHARGE", dt.datetime.combine(p.discharged_on, dt.time())))
+    return out

@@ -29,7 +29,7 @@ QUERY = """query($id: ID!) { resident(id: $id) { residentId categories idNumber
   childHealthExams { kind examOn fhir }
   mother { residentId } children { residentId name idNumber birthDate household { id } fhir }
   motherRelatedPerson household { id }
-  contracts { number fulfilment { itemCode done status } } } }"""
+  contracts { number fulfilment { itemCode done status trigger windowStart windowEnd } } } }"""
 
 
 @dataclass
@@ -85,7 +85,7 @@ def world(db_url: str) -> Iterator[World]:
     ):
         api = Api(live.url, create_client_token(db_url, "maternal-admin", ["admin"]))
         w = World(db_url, api, sim)
-        roles = ("twins", "pregnant", "day43", "day41", "unsigned")
+        roles = ("twins", "pregnant", "day43", "day41", "unsigned", "discharged")
         w.mothers = dict(zip(roles, _women(db_url, len(roles)), strict=True))
         m = w.mothers
         twin_id = make("330784", M.days(10), 124)  # a girl's sequence number (even)
@@ -117,6 +117,7 @@ def world(db_url: str) -> Iterator[World]:
             M.registration("HB-41", m["day41"], lmp=M.days(330)),
             M.delivery("HB-41", M.days(41), discharged=M.days(38)),
             M.registration("HB-UNSIGNED", m["unsigned"], lmp=M.days(100)),
+            M.registration("HB-DIS", m["discharged"], lmp=M.days(275)),
         ]
 
         async def go() -> None:
@@ -128,12 +129,23 @@ def world(db_url: str) -> Iterator[World]:
                 await hub.db.dispose()
 
         asyncio.run(go())
-        for role in ("twins", "pregnant"):
+        for role in ("twins", "pregnant", "discharged"):
             r = m[role]
             out = sign(api, residentId=str(r.id), teamId=r.team_id, packageCodes=["YK-NO-FEE"])
             assert out["userErrors"] == [], out
             w.contracts[role] = out["contract"]["number"]
         later = [
+            M.delivery("HB-DIS", M.TODAY, discharged=M.TODAY),
+            M.record(
+                "postpartum_visit",
+                {
+                    "handbook_no": "HB-DIS",
+                    "visit_date": M.TODAY.isoformat(),
+                    "institution": "YKJNSQ",
+                    "systolic": 120,
+                    "diastolic": 80,
+                },
+            ),
             M.prenatal("HB-PREG", M.TODAY, 28, "红"),  # after signing: counts as PRENATAL_CARE
             # a record with twin 2's ID number: it lands on twin 2, not a new person
             M.record(
@@ -196,7 +208,7 @@ def test_every_record_applied_once_the_early_visit_waited(world: World) -> None:
         )
         return dict(rows.all())
 
-    assert run(world.db, q) == {"APPLIED": 14}
+    assert run(world.db, q) == {"APPLIED": 17}
     assert world.receipts[0].status == "PARKED"  # the visit came before its registration
 
 
@@ -269,6 +281,16 @@ def test_signed_mothers_prenatal_visits_count_in_fulfilment(world: World) -> Non
     assert done.get("PRENATAL_CARE") == 1  # the visit after signing; earlier ones predate it
 
 
+def test_postpartum_visit_within_168_hours_of_the_reported_discharge(world: World) -> None:
+    (c,) = resident(world, world.mothers["discharged"].id)["contracts"]
+    lines = [f for f in c["fulfilment"] if f["itemCode"] == "POSTPARTUM_VISIT"]
+    assert [(f["trigger"], f["done"], f["status"]) for f in lines] == [
+        ("DELIVERY_DISCHARGE", 1, "MET")
+    ]
+    assert lines[0]["windowStart"] == M.TODAY.isoformat()
+    assert lines[0]["windowEnd"] == (M.TODAY + dt.timedelta(days=7)).isoformat()
+
+
 def test_work_list_shows_the_missing_postpartum_visit_overdue(world: World) -> None:
     m = world.mothers["twins"]
     q = """query($t: ID!) { teamWorkList(teamId: $t) { kind status source dueOn dueBy
@@ -299,7 +321,7 @@ def test_signing_pushed_exactly_once_despite_two_failures(world: World) -> None:
     assert twins["handbook_no"] == "HB-TWINS" and twins["team_id"] == world.mothers["twins"].team_id
     assert not {"name", "mother_name", "id_number", "phone"} & set(twins)  # no personal data
     s = M.stats(world.sim)
-    assert s["signingStatuses"] == 2 and s["pushRequests"] == 6  # two 503s, then accepted
+    assert s["signingStatuses"] == 3 and s["pushRequests"] == 9  # two 503s, then accepted
 
 
 def test_fhir_forms_validate_with_r4b(world: World) -> None:
@@ -330,7 +352,10 @@ def test_without_pii_scope_handbook_number_is_masked(world: World) -> None:
     )
     api = Api(world.api.http.base_url.__str__(), token)
     out = api(
-        QUERY.replace("contracts { number fulfilment { itemCode done status } }", ""),
+        QUERY.replace(
+            "contracts { number fulfilment { itemCode done status trigger windowStart windowEnd } }",
+            "",
+        ),
         {"id": _gid("Resident", world.mothers["twins"].id)},
     )["resident"]
     assert out["pregnancies"][0]["handbookNumber"] != "HB-TWINS"

@@ -282,6 +282,9 @@ def _required_args(f: GraphQLField) -> list[str]:
 # Arguments for nested fields that require them (none today); a new one must be added here.
 NESTED_ARGS: dict[tuple[str, str], str] = {}
 RESIDENT_LEAVES = "__typename residentId name phones idNumber address { text } fhir"
+# Resident -> Resident relations: the resident reached is checked by its leaves (its own
+# fields are walked from its own root query), so the walk stays under the token limit.
+SHALLOW = {("Resident", "mother"), ("Resident", "children"), ("Resident", "mergedInto")}
 
 
 def selection(schema: Any, t: GraphQLObjectType, depth: int, path: frozenset[tuple[str, str]],
@@ -308,7 +311,8 @@ def selection_parts(schema: Any, t: GraphQLObjectType, depth: int, path: frozens
         args = NESTED_ARGS.get((t.name, name), "")
         inner = []
         for o in targets:
-            sub = selection(schema, o, depth + 1, path | {(t.name, name)}, covered, reach)
+            below = MAX_DEPTH if (t.name, name) in SHALLOW else depth + 1
+            sub = selection(schema, o, below, path | {(t.name, name)}, covered, reach)
             inner.append(sub if len(targets) == 1 else f"... on {o.name} {{ {sub} }}")
         covered.add((t.name, name))
         parts.append(f"{name}{f'({args})' if args else ''} {{ {' '.join(inner)} }}")
