@@ -43,8 +43,12 @@ def prepare(url: str) -> tuple[str, dict[str, list[str]]]:
                          text=True).stdout  # fmt: skip
     token = out.strip().splitlines()[-1]
     con = sqlite3.connect(url.split("///", 1)[1])
-    numbers = [r[0] for r in con.execute(
-        "select id_number from resident where id_number is not null order by random() limit 2000")]
+    numbers = [
+        r[0]
+        for r in con.execute(
+            "select id_number from resident where id_number is not null order by random() limit 2000"
+        )
+    ]
     busy = [str(r[0]) for r in con.execute(
         "select r.resident_id from referral r join contract c on c.resident_id = r.resident_id "
         "group by r.resident_id limit 200")]  # fmt: skip
@@ -90,7 +94,9 @@ async def drive(
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--database", default=f"sqlite+aiosqlite:///{ROOT / 'var' / 'bench' / 'fhir.db'}")
+    ap.add_argument(
+        "--database", default=f"sqlite+aiosqlite:///{ROOT / 'var' / 'bench' / 'fhir.db'}"
+    )
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--concurrency", type=int, default=16)
     args = ap.parse_args()
@@ -132,7 +138,8 @@ def main() -> None:
         for name, (method, paths, body) in shapes.items():
             asyncio.run(drive(base, token, method, paths, body, 1.0, args.concurrency))  # warm
             n, lat, errors = asyncio.run(
-                drive(base, token, method, paths, body, args.seconds, args.concurrency))
+                drive(base, token, method, paths, body, args.seconds, args.concurrency)
+            )
             lat.sort()
             p99 = lat[int(len(lat) * 0.99) - 1] if lat else 0
             print(f"| {name} | {n / args.seconds:,.0f} | {statistics.median(lat) * 1000:.1f} | "

@@ -104,3 +104,55 @@ def test_match_refuses_bad_input_and_hides_the_invisible(
     seen = {p.id for p in client(live, world["bound"]).resources("Patient").limit(200).fetch_all()}
     found = post(live, world["bound"], "/fhir/Patient/$match", _parameters(known)).json()
     assert {e["resource"]["id"] for e in found.get("entry", [])} <= seen
+
+
+def _audited(db_url: str, actor: str) -> dict[str, set[str]]:
+    import asyncio
+
+    from sqlalchemy import select
+
+    from hub.access.models import AuditEvent
+    from hub.db import Database
+
+    async def run() -> dict[str, set[str]]:
+        db = Database(db_url)
+        try:
+            async with db.reader() as s:
+                rows = await s.execute(
+                    select(AuditEvent.operation, AuditEvent.resident_ids).where(
+                        AuditEvent.actor == actor
+                    )
+                )
+                out: dict[str, set[str]] = {}
+                for op, ids in rows:
+                    out.setdefault(op, set()).update(str(i) for i in ids)
+                return out
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+def test_every_resident_read_is_audited(
+    live: LiveServer, world: dict[str, Any], db_url: str
+) -> None:
+    import time
+
+    token = world["masked"]
+    get(live, token, "/fhir/Patient/1")
+    get(live, token, "/fhir/Contract?subject=Patient/1&_include=Contract:subject")
+    get(live, token, "/fhir/Patient/1/$everything")
+    known = get(live, world["admin"], "/fhir/Patient/1").json()
+    post(live, token, "/fhir/Patient/$match", _parameters(known))
+    httpx.post(f"{live.url}/fhir/$graphql", json={"query": '{ Patient(id: "1") { id } }'},
+               headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    wanted = {"fhir.Patient.read", "fhir.Contract.search", "fhir.Patient.$everything",
+              "fhir.Patient.$match", "fhir.$graphql"}  # fmt: skip
+    deadline = time.monotonic() + 15
+    while True:
+        seen = _audited(db_url, "fhir-search-masked")
+        if wanted <= set(seen) or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert wanted <= set(seen), seen
+    assert all("1" in seen[op] for op in wanted)

@@ -49,6 +49,20 @@ def test_all_pages_without_gaps_or_repeats(live: LiveServer, world: dict[str, An
     ]
 
 
+def test_phone_and_last_updated_paging(live: LiveServer, world: dict[str, Any]) -> None:
+    admin = world["admin"]
+    one = get(live, admin, "/fhir/Patient/1").json()
+    phone = one["telecom"][0]["value"]
+    found = get(live, admin, f"/fhir/Patient?phone={phone}").json()
+    assert "1" in {e["resource"]["id"] for e in found["entry"]}
+    fhir = client(live, admin)
+    ids = [p.id for p in fhir.resources("Patient").sort("-_lastUpdated").limit(97).fetch_all()]
+    assert len(ids) == len(set(ids)) == fhir.resources("Patient").count()
+    since = one["meta"]["lastUpdated"]
+    newer = fhir.resources("Patient").search(_lastUpdated__ge=since).fetch_all()
+    assert "1" in {p.id for p in newer}
+
+
 def test_identifier_and_revinclude(live: LiveServer, world: dict[str, Any]) -> None:
     admin = world["admin"]
     one = get(live, admin, "/fhir/Patient/1").json()
