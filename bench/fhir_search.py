@@ -46,7 +46,8 @@ def prepare(url: str) -> tuple[str, dict[str, list[str]]]:
     numbers = [
         r[0]
         for r in con.execute(
-            "select id_number from resident where id_number is not null order by random() limit 2000"
+            "select id_number from resident where id_number is not null "
+            "order by random() limit 2000"
         )
     ]
     busy = [str(r[0]) for r in con.execute(
@@ -69,8 +70,10 @@ async def drive(
     errors = 0
     deadline = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30,
-                                 headers={"Authorization": f"Bearer {token}"}) as client:  # fmt: skip
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(
+        base_url=base, limits=limits, timeout=30, headers=headers
+    ) as client:
 
         async def worker() -> None:
             nonlocal errors
