@@ -156,3 +156,20 @@ def test_every_resident_read_is_audited(
         time.sleep(0.3)
     assert wanted <= set(seen), seen
     assert all("1" in seen[op] for op in wanted)
+
+
+def test_a_merged_patient_is_gone_with_a_pointer(live: LiveServer, world: dict[str, Any]) -> None:
+    from tests.conftest import Api
+
+    admin = world["admin"]
+    merged = Api(live.url, admin)(
+        'mutation { mergeResidents(survivorId: "2", mergedId: "3", reason: "same person") '
+        "{ userErrors { code message } } }"
+    )["mergeResidents"]
+    assert not merged["userErrors"], merged
+    gone = get(live, admin, "/fhir/Patient/3")
+    assert gone.status_code == 410 and "Patient/2" in gone.json()["issue"][0]["diagnostics"]
+    survivor = get(live, admin, "/fhir/Patient/2").json()
+    assert {"other": {"reference": "Patient/3"}, "type": "replaces"} in survivor["link"]
+    assert get(live, admin, "/fhir/Patient?_id=3").json()["total"] == 0
+    assert get(live, admin, "/fhir/Patient/3/$everything").status_code == 410
