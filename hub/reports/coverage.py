@@ -143,11 +143,9 @@ async def coverage_report(
                 if (cond := category_condition(c, as_of)) is not None]  # fmt: skip
         if cats:
             any_key = cats[0][1] if len(cats) == 1 else _or(*(cond for _, cond in cats))
-            aggs: list[Any] = []
-            for _, cond in cats:
-                aggs += _aggregates(signed, cond)
-            aggs += _aggregates(signed, any_key)
-            result = (await session.execute(query(*aggs))).one()
+            result = (await session.execute(
+                _by_category(query, signed, [c for _, c in cats] + [any_key])
+            )).one()  # fmt: skip
             for i, (c, _) in enumerate(cats):
                 rows.append(_row(c.value, CATEGORY_ZH.get(c.value, c.value),
                                  result[4 * i: 4 * i + 4], key_target))  # fmt: skip
@@ -170,6 +168,24 @@ async def coverage_report(
     table = Table("coverage", title, columns(group_by), rows, total)
     return Report("coverage", title, [table],
                   dict(region=region, asOf=as_of.isoformat(), groupBy=group_by.value))  # fmt: skip
+
+
+def _by_category(query: Any, signed: Any, conds: list[ColumnElement[bool]]) -> Any:
+    """Per category: residents and signed counted per household first, then households
+    with any (signed) member counted — no COUNT(DISTINCT) per category."""
+    hh = func.coalesce(Resident.household_id, -Resident.id)
+    is_signed = signed.c.resident_id.is_not(None)
+    cols: list[Any] = []
+    for i, cond in enumerate(conds):
+        cols += [func.count(case((cond, 1))).label(f"n{i}"),
+                 func.count(case((and_(cond, is_signed), 1))).label(f"s{i}")]  # fmt: skip
+    g = query(hh.label("hh"), *cols).group_by(hh).subquery("by_household")
+    out: list[Any] = []
+    for i in range(len(conds)):
+        n, sg = g.c[f"n{i}"], g.c[f"s{i}"]
+        out += [func.sum(n), func.sum(sg), func.count(case((n > 0, 1))),
+                func.count(case((sg > 0, 1)))]  # fmt: skip
+    return select(*out)
 
 
 def _grouped(query: Any, key_col: Any, signed: Any, group_by: GroupBy) -> Any:

@@ -87,13 +87,19 @@ async def fulfilment_report(
     overdue_cell: dict[tuple[str, str], set[int]] = defaultdict(set)
     team_contracts: dict[str, int] = defaultdict(int)
     overdue_team: dict[str, set[int]] = defaultdict(set)
+    owed: dict[tuple[Any, ...], list[Any]] = {}
     for c in contracts:
         team_contracts[c.team_id] += 1
         categories = policy_categories(cats[c.resident_id]) | age_categories(c.birth_date, as_of)
-        try:
-            items = rules.contract_items(policy, packs[c.id], categories, chosen[c.id] or None)
-        except KeyError:
-            continue  # a package this policy no longer lists
+        combo = (tuple(sorted(packs[c.id])), categories, tuple(sorted(chosen[c.id])))
+        if combo not in owed:  # most contracts share a handful of package/category mixes
+            try:
+                owed[combo] = rules.contract_items(policy, combo[0], categories, combo[2] or None)
+            except KeyError:
+                owed[combo] = []  # a package this policy no longer lists
+        items = owed[combo]
+        if not items:
+            continue
         progress = rules.fulfilment(items, ContractPeriod(c.starts_on, c.ends_on), done[c.id],
                                     as_of=as_of)  # fmt: skip
         for p in progress:
