@@ -38,6 +38,8 @@ from schema.registry.types import load_resident
 from schema.relay import Node, from_global_id, parse_int_id
 from schema.reports.queries import ReportsQuery
 from schema.residents.access import ResidentAccessMutation, ResidentAccessQuery
+from schema.appointments.mutations import AppointmentMutation
+from schema.appointments.queries import AppointmentQuery
 from schema.worklist.types import WorkListQuery
 
 
@@ -65,10 +67,10 @@ Query = merge_types("Query", (NodeQuery, RegistryQuery, DirectoryQuery, Contract
                               ReferralQuery, WorkListQuery, WebhookQuery, AdapterQuery,
                               AuditQuery,
                               ReportsQuery,
-                              ResidentAccessQuery))
+                              ResidentAccessQuery, AppointmentQuery))
 Mutation = merge_types("Mutation", (RegistryMutation, DirectoryMutation, ContractsMutation,
                                     ReferralMutation, WebhookMutation, AdapterMutation,
-                                    ResidentAccessMutation))
+                                    ResidentAccessMutation, AppointmentMutation))
 Subscription = EventSubscription
 
 

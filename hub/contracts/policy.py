@@ -184,6 +184,20 @@ class AccessPolicy(_Model):
     referral_grace_days: int = Field(default=30, ge=0, le=3650)
 
 
+class AppointmentPolicy(_Model):
+    """Time-slot appointments (分时段预约) with the family doctor team (hub.appointments)."""
+
+    # How many days ahead a signed resident of the team may book a slot.
+    booking_window_days: int = Field(default=14, ge=1, le=365)
+    # Signed residents of the team book this many days before others (签约居民优先): an
+    # unsigned resident may book only slots within booking_window_days - this.
+    signed_priority_days: int = Field(default=3, ge=0, le=365)
+    # A booking is cancelled (or moved) up to this many hours before the slot starts.
+    cancel_deadline_hours: int = Field(default=2, ge=0, le=720)
+    # The shortest slot a team may publish (a visit of at least this many minutes).
+    min_slot_minutes: int = Field(default=5, ge=1, le=480)
+
+
 class RegionPolicy(_Model):
     """One region's signing policy (a preset or a local variant)."""
 
@@ -213,6 +227,7 @@ class RegionPolicy(_Model):
     team_subsidy_per_person_year: Decimal | None = None
     home_treatment_allowed: bool = True
     access: AccessPolicy = AccessPolicy()
+    appointments: AppointmentPolicy = AppointmentPolicy()
 
     def package(self, code: str) -> Package:
         for p in self.packages:

@@ -33,6 +33,7 @@ EVENT_SCOPES: dict[str, str] = {
     "Capacity": Scope.REFERRALS_READ,
     "Resident": Scope.RESIDENTS_READ,
     "Contract": Scope.CONTRACTS_READ,
+    "Appointment": Scope.CONTRACTS_READ,
 }
 _PATTERN = re.compile(r"^[a-z_]+(\.[a-z_]+)*(\.\*)?$|^\*$")
 

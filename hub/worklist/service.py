@@ -32,6 +32,7 @@ class WorkItemKind(StrEnum):
     POSTPARTUM_42_DAY_DUE = "POSTPARTUM_42_DAY_DUE"  # 产后42天健康检查
     NEWBORN_VISIT_DUE = "NEWBORN_VISIT_DUE"  # 新生儿家庭访视 within 7 days of discharge
     CHILD_EXAM_DUE = "CHILD_EXAM_DUE"  # 0-6岁儿童健康检查 by age in months
+    APPOINTMENT_TODAY = "APPOINTMENT_TODAY"  # 分时段预约: a booked visit today
 
 
 class WorkItemStatus(StrEnum):
