@@ -20,10 +20,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.contracts.errors import RuleViolation
 from hub.contracts.facts import resident_facts
 from hub.contracts.fees import package_fees
+from hub.contracts.fulfilment import contract_items
 from hub.contracts.lifecycle import period_end
-from hub.contracts.models import Contract, ContractPackage, ContractPeriod, ContractSequence
+from hub.contracts.models import (
+    Contract,
+    ContractPackage,
+    ContractPeriod,
+    ContractSequence,
+    ServiceDelivery,
+)
 from hub.contracts.policy import get_policy
-from hub.contracts.terms import PackageKind
+from hub.contracts.terms import FrequencyKind, PackageKind
 from hub.db import Database, utcnow
 from hub.directory.models import Organization
 from hub.referrals.models import Referral, ReferralTransition
@@ -92,6 +99,8 @@ async def _add(conn: AsyncConnection, rng: random.Random, today: dt.date) -> dic
     contract_id = int(await conn.scalar(text("SELECT coalesce(max(id), 0) FROM contract")) or 0)
     contracts, packages, periods, seq = [], [], [], defaultdict(int)
     signed: list[Any] = []
+    deliveries: list[dict[str, Any]] = []
+    owed: dict[tuple[Any, ...], list[Any]] = {}
     for r in rows:
         if r.team_id is None or r.region_key is None or r.id in README_RESIDENTS:
             continue
@@ -132,10 +141,12 @@ async def _add(conn: AsyncConnection, rng: random.Random, today: dt.date) -> dic
                   ("price", "public_health_fund", "insurance_fund", "personal")},
         ))  # fmt: skip
         signed.append((r, contract_id, signed_on))
+        deliveries += _deliveries(rng, policy, code, facts, contract_id, r, signed_on, today, owed)
     await _insert(conn, Contract.__table__, contracts)
     await _insert(conn, ContractPackage.__table__, packages)
     await _insert(conn, ContractPeriod.__table__, periods)
     await _sequences(conn, seq)
+    await _insert(conn, ServiceDelivery.__table__, deliveries)
 
     referrals, transitions = _referrals(rng, signed, hospitals, today)
     await _insert(conn, Referral.__table__, referrals)
@@ -145,13 +156,15 @@ async def _add(conn: AsyncConnection, rng: random.Random, today: dt.date) -> dic
     await _insert(conn, LowIncomeMember.__table__, members)
     await _insert(conn, ResidentCategory.__table__, categories)
     if conn.dialect.name == "postgresql":
-        for table in ("contract", "contract_package", "contract_period", "referral",
+        for table in ("contract", "contract_package", "contract_period", "service_delivery",
+                      "referral",
                       "referral_transition", "low_income_member"):  # fmt: skip
             await conn.execute(text(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                 f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
             ))  # fmt: skip
     return {"localities": len(localities), "contracts": len(contracts),
+            "service deliveries": len(deliveries),
             "referrals": len(referrals), "low-income members": len(members)}  # fmt: skip
 
 
@@ -161,6 +174,30 @@ class _Stand:
     def __init__(self, birth_date: dt.date | None, insurance_type: str | None) -> None:
         self.birth_date = birth_date
         self.insurance_type = insurance_type
+
+
+def _deliveries(
+    rng: random.Random, policy: Any, code: str, facts: Any, contract_id: int, r: Any,
+    signed_on: dt.date, today: dt.date, owed: dict[tuple[Any, ...], list[Any]],
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Services done so far for items with a yearly count: most teams keep up, some lag."""
+    key = (code, facts.categories)
+    if key not in owed:
+        items = contract_items(policy, [code], facts.categories)
+        yearly = FrequencyKind.PER_YEAR
+        owed[key] = [it for it in items if it.frequency.kind is yearly and it.frequency.count]
+    days = (today - signed_on).days
+    out = []
+    for it in owed[key]:
+        due = round((it.frequency.count or 0) * min(days / 365, 1))
+        done = sum(1 for _ in range(due) if rng.random() < 0.8)
+        for k in range(done):
+            on = signed_on + dt.timedelta(days=rng.randint(0, max(days, 0)))
+            out.append(dict(contract_id=contract_id, resident_id=r.id, item_code=it.code,
+                            performed_on=on, performer_id=None, source="demo",
+                            source_ref=f"demo-{contract_id}-{it.code}-{k}",
+                            recorded_at=utcnow()))  # fmt: skip
+    return out
 
 
 def _package(policy: Any, facts: Any, rng: random.Random) -> tuple[str, Any] | None:
