@@ -120,5 +120,6 @@ def report(
     if out is None:
         typer.echo(data.decode("utf-8-sig"), nl=False)
     else:
+        out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(data)
         typer.echo(f"wrote {out} ({len(data)} bytes)")
