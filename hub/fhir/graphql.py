@@ -42,6 +42,7 @@ from hub.fhir.errors import FhirError
 from hub.fhir.resources import BuildContext
 
 MAX_DEPTH = 12
+Info = GraphQLResolveInfo  # graphql-core 3.3 makes it generic; annotations only
 
 
 class Context:
@@ -192,13 +193,13 @@ def _builder() -> SchemaBuilder:
 
 
 def _items(args: dict[str, Any]) -> list[tuple[str, str]]:
-    names = {}
+    names: dict[str, str] = {}
     for td in repo.TYPES.values():
         names |= {p.replace("-", "_"): p for p in td.params}
     return [(names.get(k, k), str(v)) for k, v in args.items() if v is not None]
 
 
-async def _run(info: GraphQLResolveInfo, td: repo.TypeDef, items: list[tuple[str, str]]) -> Any:
+async def _run(info: Info, td: repo.TypeDef, items: list[tuple[str, str]]) -> Any:
     c: Context = info.context
     found = await search.run(c.ctx, td, items, c.base)
     c.residents |= found.residents
@@ -211,14 +212,15 @@ async def read_one(c: Context, td: repo.TypeDef, fhir_id: str) -> dict[str, Any]
     if not rows:
         return None
     c.residents |= search.residents_of(td, rows)
-    return (await td.build(c.ctx, rows))[0]
+    built: list[dict[str, Any]] = await td.build(c.ctx, rows)
+    return built[0]
 
 
-async def _read(td: repo.TypeDef, root: Any, info: GraphQLResolveInfo, id: str) -> Any:
+async def _read(td: repo.TypeDef, root: Any, info: Info, id: str) -> Any:
     return await read_one(info.context, td, id)
 
 
-async def _list(td: repo.TypeDef, root: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+async def _list(td: repo.TypeDef, root: Any, info: Info, **args: Any) -> Any:
     found = await _run(info, td, _items(args))
     return [e["resource"] for e in found.get("entry", []) if e["search"]["mode"] == "match"]
 
@@ -226,11 +228,12 @@ async def _list(td: repo.TypeDef, root: Any, info: GraphQLResolveInfo, **args: A
 def _cursor(bundle: dict[str, Any], relation: str) -> str | None:
     for link in bundle.get("link", []):
         if link["relation"] == relation:
-            return parse_qs(urlparse(link["url"]).query).get("_cursor", [None])[0]
+            found: list[str] = parse_qs(urlparse(link["url"]).query).get("_cursor", [])
+            return found[0] if found else None
     return None
 
 
-async def _connection(td: repo.TypeDef, root: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+async def _connection(td: repo.TypeDef, root: Any, info: Info, **args: Any) -> Any:
     found = await _run(info, td, _items(args))
     entries = found.get("entry", [])
     return {
@@ -243,7 +246,7 @@ async def _connection(td: repo.TypeDef, root: Any, info: GraphQLResolveInfo, **a
 
 
 async def _reverse(
-    source: repo.TypeDef, refs: list[str], root: Any, info: GraphQLResolveInfo, **args: Any
+    source: repo.TypeDef, refs: list[str], root: Any, info: Info, **args: Any
 ) -> Any:
     param = args.pop("_reference")
     if param not in refs:
@@ -255,7 +258,7 @@ async def _reverse(
     return [e["resource"] for e in found.get("entry", []) if e["search"]["mode"] == "match"]
 
 
-async def _resolve_reference(root: Any, info: GraphQLResolveInfo) -> Any:
+async def _resolve_reference(root: Any, info: Info) -> Any:
     ref = root.get("reference") if isinstance(root, dict) else None
     if not isinstance(ref, str) or "/" not in ref:
         return None
@@ -297,14 +300,14 @@ async def execute(
                            variable_values=variables)  # fmt: skip
     out: dict[str, Any] = {"data": result.data}
     if result.errors:
-        for e in result.errors:
-            nothing = not any(v is not None for v in (result.data or {}).values())
-            if isinstance(e.original_error, FhirError) and nothing:
-                raise e.original_error
+        nothing = not any(v is not None for v in (result.data or {}).values())
+        for err in result.errors:
+            if isinstance(err.original_error, FhirError) and nothing:
+                raise err.original_error
         out["errors"] = [
-            {"message": e.message, "path": e.path}
-            for e in result.errors
-            if e.original_error is None or isinstance(e.original_error, FhirError)
+            {"message": err.message, "path": err.path}
+            for err in result.errors
+            if err.original_error is None or isinstance(err.original_error, FhirError)
         ]
         if len(out["errors"]) != len(result.errors):
             out["errors"].append({"message": "An internal error occurred."})

@@ -179,9 +179,9 @@ async def match(request: Request) -> Response:
     base = base_url(request)
     entries = []
     for m, res in zip(found, built, strict=True):
-        e = bundle.entry(base, res, "match", m.candidate.score)
-        e["search"]["extension"] = [{"url": MATCH_GRADE, "valueCode": m.candidate.grade.lower()}]
-        entries.append(e)
+        item = bundle.entry(base, res, "match", m.candidate.score)
+        item["search"]["extension"] = [{"url": MATCH_GRADE, "valueCode": m.candidate.grade.lower()}]
+        entries.append(item)
     return ok(bundle.searchset(entries, len(entries), []))
 
 

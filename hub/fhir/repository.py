@@ -9,7 +9,8 @@ always the first condition; the parameters only narrow it. A key that cannot nam
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,11 @@ from mappings import codes
 from mappings.contract import CONTRACT_NUMBER
 
 Condition = ColumnElement[bool]
+
+
+def cast_bool(expr: Any) -> Condition:
+    """A comparison on an untyped column expression, typed as the condition it is."""
+    return typing.cast(Condition, expr)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,24 +113,24 @@ def _date_condition(column: Any, v: DateValue, lo: Any, hi: Any) -> Condition:
         case "ne":
             return or_(column < lo, column >= hi)
         case "gt" | "sa":
-            return column >= hi
+            return cast_bool(column >= hi)
         case "lt" | "eb":
-            return column < lo
+            return cast_bool(column < lo)
         case "ge":
-            return column >= lo
+            return cast_bool(column >= lo)
         case _:  # le
-            return column < hi
+            return cast_bool(column < hi)
 
 
-def _token(column: Any, codes_: dict[str, Sequence[str]] | None = None) -> Param:
+def _token(column: Any, codes_: Mapping[str, Sequence[str]] | None = None) -> Param:
     """A code; `codes_` maps a FHIR code to the stored values it stands for."""
 
     def where(modifier: str | None, raw: str) -> Condition:
         _, code = parse_token(raw)
         if code is None:
-            return column.is_not(None)
+            return cast_bool(column.is_not(None))
         if codes_ is None:
-            return column == code
+            return cast_bool(column == code)
         stored = codes_.get(code)
         if stored is None:
             raise invalid(f"{code!r} is not one of {', '.join(sorted(codes_))}.")
@@ -171,7 +177,7 @@ def _identifier(modifier: str | None, raw: str) -> Condition:
             raise not_supported(f"Unknown identifier system {uri!r}; known: "
                                 f"{', '.join(codes.IDENTIFIER_SYSTEMS.values())}.")  # fmt: skip
         systems = [system]
-    cond = ResidentIdentifier.system.in_(systems)
+    cond: Condition = ResidentIdentifier.system.in_(systems)
     if value is not None:
         number = idnumber.parse(value) if "ID_CARD" in systems else None
         values = {value.strip(), *([number.value] if number and number.valid else [])}
@@ -229,7 +235,7 @@ def _name(modifier: str | None, value: str) -> Condition:
     return or_(_family(modifier, value), _given(modifier, value))
 
 
-PATIENT = TypeDef(
+PATIENT: TypeDef = TypeDef(
     "Patient",
     Resident.id,
     "",
@@ -269,7 +275,7 @@ PATIENT = TypeDef(
 
 # -- directory --------------------------------------------------------------------------------
 
-ORGANIZATION = TypeDef(
+ORGANIZATION: TypeDef = TypeDef(
     "Organization",
     Organization.id,
     "",
@@ -288,7 +294,7 @@ ORGANIZATION = TypeDef(
     int_key=False,
 )
 
-PRACTITIONER = TypeDef(
+PRACTITIONER: TypeDef = TypeDef(
     "Practitioner",
     Practitioner.id,
     "",
@@ -304,7 +310,7 @@ PRACTITIONER = TypeDef(
     int_key=False,
 )
 
-PRACTITIONER_ROLE = TypeDef(
+PRACTITIONER_ROLE: TypeDef = TypeDef(
     "PractitionerRole",
     Practitioner.id,
     "",
@@ -330,7 +336,7 @@ def _team_participant(key: Any) -> Condition:
     return or_(Team.leader_id == key, Team.id.in_(members))
 
 
-CARE_TEAM = TypeDef(
+CARE_TEAM: TypeDef = TypeDef(
     "CareTeam",
     Team.id,
     "",
@@ -362,7 +368,7 @@ def _household_member(key: Any) -> Condition:
     return Household.id.in_(select(Resident.household_id).where(Resident.id == key))
 
 
-GROUP = TypeDef(
+GROUP: TypeDef = TypeDef(
     "Group",
     Household.id,
     "household-",
@@ -395,7 +401,7 @@ def _contract_number(modifier: str | None, raw: str) -> Condition:
 
 
 _subject = _reference({"Patient": lambda k: Contract.resident_id == k}, "subject")
-CONTRACT = TypeDef(
+CONTRACT: TypeDef = TypeDef(
     "Contract",
     Contract.id,
     "",
@@ -422,7 +428,7 @@ CONTRACT = TypeDef(
     resident=lambda c: c.resident_id,
 )
 
-EPISODE_OF_CARE = TypeDef(
+EPISODE_OF_CARE: TypeDef = TypeDef(
     "EpisodeOfCare",
     Contract.id,
     "enrolment-",
@@ -466,7 +472,7 @@ _performer = _reference(
     "requester", "performer",
 )  # fmt: skip
 
-SERVICE_REQUEST = TypeDef(
+SERVICE_REQUEST: TypeDef = TypeDef(
     "ServiceRequest",
     Referral.id,
     "referral-",
@@ -491,7 +497,7 @@ SERVICE_REQUEST = TypeDef(
 )
 
 _task_patient = _reference({"Patient": lambda k: Referral.resident_id == k}, "for")
-TASK = TypeDef(
+TASK: TypeDef = TypeDef(
     "Task",
     Referral.id,
     "referral-",
@@ -521,7 +527,7 @@ def _booking_patient(key: Any) -> Condition:
     return Booking.referral_id.in_(select(Referral.id).where(Referral.resident_id == key))
 
 
-APPOINTMENT = TypeDef(
+APPOINTMENT: TypeDef = TypeDef(
     "Appointment",
     Booking.id,
     "booking-",
@@ -537,7 +543,7 @@ APPOINTMENT = TypeDef(
     scope=Scope.REFERRALS_READ,
 )
 
-SCHEDULE = TypeDef(
+SCHEDULE: TypeDef = TypeDef(
     "Schedule",
     Capacity.id,
     "capacity-",

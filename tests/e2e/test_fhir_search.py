@@ -96,10 +96,10 @@ def test_every_type_searches_and_reads(live: LiveServer, world: dict[str, Any]) 
         "/fhir/ServiceRequest?subject=Patient/1&status=active",
         "/fhir/Task?patient=Patient/1",
         "/fhir/Group?member=Patient/1",
-        "/fhir/Organization?name:contains=番禺",
+        "/fhir/Organization?name:contains=番禺&_count=3",
         "/fhir/Practitioner?_count=3",
-        f"/fhir/PractitionerRole?organization={ORG}",
-        "/fhir/CareTeam?organization=Organization/" + ORG,
+        f"/fhir/PractitionerRole?organization={ORG}&_count=3",
+        f"/fhir/CareTeam?organization=Organization/{ORG}&_count=3",
         "/fhir/Schedule?_count=2",
         "/fhir/Appointment?patient=Patient/1",
     ):
