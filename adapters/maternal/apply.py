@@ -16,9 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from adapters.maternal import translate
 from adapters.maternal.translate import MaternalRecord
 from adapters.runtime.types import Applied, Dead, Message, Outcome, Park, Problem, Reject, Work
+from hub.access import service as access
 from hub.access.principal import Principal, system
 from hub.errors import DomainError
-from hub.maternal.service import Command, MaternalService, Waiting
+from hub.maternal.service import Command, MaternalService, Waiting, prefetch
 from hub.registry.service import RegistryService
 
 NAME = "maternal"
@@ -43,15 +44,28 @@ class MaternalAdapter:
 
     async def apply(self, session: AsyncSession, batch: Sequence[Work]) -> list[Outcome]:
         out: list[Outcome] = []
+        commands = []
         for w in batch:
             body = w.message.body
             assert isinstance(body, MaternalRecord)
-            command = Command(
-                body.kind, body.record_id, body.handbook_no, body.deleted, body.values, body.local
+            commands.append(
+                Command(
+                    body.kind,
+                    body.record_id,
+                    body.handbook_no,
+                    body.deleted,
+                    body.values,
+                    body.local,
+                )
             )
+        touched: set[int] = set()
+        cache = await prefetch(session, commands)  # one query per table for the batch
+        await self.service.link_mothers(session, self.principal, commands, cache)
+        for w, command in zip(batch, commands, strict=True):
             try:
-                async with session.begin_nested():
-                    result = await self.service.apply(session, self.principal, command)
+                # No savepoint per record: a record that waits raises before it writes, and
+                # any other failure makes the runtime apply each record of the batch alone.
+                result = await self.service.apply(session, self.principal, command, cache)
             except Waiting as err:
                 age = (dt.datetime.now(dt.UTC) - w.received_at).total_seconds()
                 if age < self.park_seconds:
@@ -63,4 +77,7 @@ class MaternalAdapter:
                 out.append(Reject(Problem(err.code, err.message, "AE", err.field or "")))
                 continue
             out.append(Applied({k: v for k, v in result.items() if v is not None}))
+            touched.update(r for k in ("resident_id", "mother_resident_id") if (r := result.get(k)))
+        if touched:  # one audit row for the batch's writes (the registry audits its own)
+            await access.audit(session, self.principal, "WRITE", "maternal.apply", sorted(touched))
         return out

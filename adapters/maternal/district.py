@@ -89,6 +89,32 @@ def mothers_from_demo(district: str, count: int, *, seed: int, scale: float) -> 
     return out
 
 
+def synthetic_mothers(count: int, *, seed: int, region: str = "330784") -> list[Mother]:
+    """Mothers the registry does not know yet (for benchmarks at scale: new residents)."""
+    rng = random.Random(seed * 31 + 5)
+    surnames, given = (
+        "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗",
+        "芳娜敏静丽艳娟霞燕玲桂兰英梅琳颖倩婷雪慧",
+    )
+    out = []
+    for i in range(count):
+        born = dt.date(1986, 1, 1) + dt.timedelta(days=rng.randint(0, 5000))
+        number = make(region, born, rng.randrange(0, 499) * 2)
+        name = rng.choice(surnames) + rng.choice(given) + rng.choice(given)
+        out.append(
+            Mother(
+                f"MCHS{i + 1:07d}",
+                name,
+                number,
+                f"13{rng.randrange(10**9):09d}",
+                f"永康市{rng.choice('东西南北')}城街道{rng.randint(1, 300)}号",
+                born,
+                region,
+            )
+        )
+    return out
+
+
 def generate(mothers: list[Mother], *, today: dt.date, seed: int, malformed: bool = False) -> Feed:
     rng = random.Random(seed * 7919 + 17)
     feed = Feed(mothers=len(mothers))

@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.maternal.district import Feed, generate, mothers_from_demo
+from adapters.maternal.district import Feed, generate, mothers_from_demo, synthetic_mothers
 
 FAULTS = {
     "5xx": "bursts of 503 Service Unavailable (three in a row, now and then)",
@@ -91,6 +91,7 @@ class State:
 def build_state(args: argparse.Namespace) -> State:
     today = dt.date.fromisoformat(args.today) if args.today else dt.date.today()
     mothers = mothers_from_demo(args.district, args.mothers, seed=args.seed, scale=args.demo_scale)
+    mothers += synthetic_mothers(args.extra_mothers, seed=args.seed)
     faults = parse_faults(args.faults)
     feed = generate(mothers, today=today, seed=args.seed, malformed="malformed" in faults)
     malformed = {(r["id"], r["version"]) for r in feed.records if r.pop("malformed", None)}
@@ -243,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--token", default="maternal-demo-token", help="the client token it accepts")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--mothers", type=int, default=200, help="pregnancies in the district")
+    p.add_argument("--extra-mothers", type=int, default=0, help="mothers not in the demo (scale)")
     p.add_argument("--district", default="yongkang", help="demo district the mothers live in")
     p.add_argument("--demo-scale", type=float, default=1.0, help="the scale `hub demo` used")
     p.add_argument("--today", default=None, help="reference day (YYYY-MM-DD; default today)")

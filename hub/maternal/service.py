@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.access import service as access
 from hub.access.principal import Principal
 from hub.maternal import repository
 from hub.maternal.models import Birth, ChildExam, MaternalVisit, Pregnancy
@@ -28,6 +27,7 @@ from hub.registry.service import RegistryService
 from mappings.maternal.codes import item_for
 
 SOURCE = "maternal"
+_UNKNOWN: Any = object()  # not looked up yet
 VISIT_KINDS = ("prenatal_visit", "postpartum_visit", "postpartum_42day")
 EXAM_KINDS = ("newborn_visit", "child_exam")
 
@@ -50,6 +50,54 @@ class Command:
     deleted: bool = False
     values: dict[str, Any] = field(default_factory=dict)
     local: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one batch of records needs, read with one query per table (prefetch)."""
+
+    pregnancies: dict[str, Pregnancy] = field(default_factory=dict)
+    visits: dict[str, MaternalVisit] = field(default_factory=dict)
+    exams: dict[str, ChildExam] = field(default_factory=dict)
+    births: dict[str, Birth] = field(default_factory=dict)
+    contracts: dict[int, Any] = field(default_factory=dict)  # resident -> contract or None
+    mothers: dict[str, tuple[int, str]] = field(default_factory=dict)  # handbook -> linked
+
+
+async def prefetch(session: AsyncSession, commands: Sequence[Command]) -> Batch:
+    from sqlalchemy import select
+
+    from hub.contracts import repository as contracts
+
+    b = Batch()
+    handbooks = list({c.handbook_no for c in commands})
+    ids = [c.record_id for c in commands]
+    certs = list(
+        {
+            str(c.values["certificate_no"]).strip()
+            for c in commands
+            if c.values.get("certificate_no")
+        }
+    )
+    if handbooks:
+        rows = await session.scalars(select(Pregnancy).where(Pregnancy.handbook_no.in_(handbooks)))
+        b.pregnancies = {p.handbook_no: p for p in rows}
+    if any(c.kind in VISIT_KINDS for c in commands):
+        rows = await session.scalars(
+            select(MaternalVisit).where(MaternalVisit.source_record_id.in_(ids))
+        )
+        b.visits = {v.source_record_id: v for v in rows}
+    if any(c.kind in EXAM_KINDS for c in commands):
+        rows = await session.scalars(select(ChildExam).where(ChildExam.source_record_id.in_(ids)))
+        b.exams = {e.source_record_id: e for e in rows}
+    if certs:
+        rows = await session.scalars(select(Birth).where(Birth.certificate_no.in_(certs)))
+        b.births = {x.certificate_no: x for x in rows}
+    residents = {p.resident_id for p in b.pregnancies.values()}
+    residents |= {x.child_resident_id for x in b.births.values()}
+    found = await contracts.active_contracts(session, list(residents))
+    b.contracts = {r: found.get(r) for r in residents}
+    return b
 
 
 class NewbornLinker:
@@ -95,12 +143,13 @@ class MaternalService:
         self.newborns = RegistryService(NewbornLinker(registry.linker), registry.priority)
 
     async def apply(
-        self, session: AsyncSession, principal: Principal, c: Command
+        self, session: AsyncSession, principal: Principal, c: Command, batch: Batch | None = None
     ) -> dict[str, Any]:
         """Apply one record; the result names ids and codes, never personal data."""
+        self.batch = b = batch or await prefetch(session, [c])
         if c.kind == "pregnancy_registration":
             return await self._registration(session, principal, c)
-        pregnancy = await repository.pregnancy_by_handbook(session, c.handbook_no)
+        pregnancy = b.pregnancies.get(c.handbook_no)
         if pregnancy is None:
             raise Waiting(
                 "UNKNOWN_PREGNANCY", "the handbook's pregnancy registration has not arrived"
@@ -118,48 +167,64 @@ class MaternalService:
     async def _registration(
         self, session: AsyncSession, principal: Principal, c: Command
     ) -> dict[str, Any]:
-        row = await repository.pregnancy_by_handbook(session, c.handbook_no)
+        row = self.batch.pregnancies.get(c.handbook_no)
         if c.deleted:
             if row is not None:
                 row.deleted, row.category_ends_on = True, None
             return {"pregnancy_id": row.id if row else None, "deleted": True}
-        v = c.values
-        number = idnumber.parse(v["mother_id_number"])
-        record = ResidentRecord(
-            source=SOURCE,
-            source_id=f"handbook:{c.handbook_no}",
-            name=v.get("mother_name"),
-            sex="2",
-            birth_date=number.birth_date,
-            id_number=number.value,
-            phone=v.get("mother_phone") or None,
-            address=v.get("address") or None,
-        )
-        linked = await self.registry.submit(session, principal, record, strict=False)
+        if c.handbook_no in self.batch.mothers:  # linked with the batch (link_mothers)
+            rid, outcome = self.batch.mothers.pop(c.handbook_no)
+        else:
+            linked = await self.registry.submit(session, principal, mother_record(c), strict=False)
+            rid, outcome = linked.resident.id, linked.outcome.value
         if row is None:
-            row = Pregnancy(handbook_no=c.handbook_no, resident_id=linked.resident.id)
+            row = Pregnancy(handbook_no=c.handbook_no, resident_id=rid)
             session.add(row)
-        row.resident_id, row.source_record_id, row.deleted = linked.resident.id, c.record_id, False
+            self.batch.pregnancies[c.handbook_no] = row
+        row.resident_id, row.source_record_id, row.deleted = rid, c.record_id, False
+        return await self._registered(session, principal, c, row, rid, outcome)
+
+    async def link_mothers(
+        self, session: AsyncSession, principal: Principal, commands: Sequence[Command], b: Batch
+    ) -> None:
+        """Link the batch's mothers with the matcher's batch path (a few statements for
+        all of them) when the registry runs the matcher; else each goes through submit."""
+        from hub.registry.mpi import MatcherLinker
+
+        regs = [c for c in commands if c.kind == "pregnancy_registration" and not c.deleted]
+        if len(regs) < 2 or not isinstance(self.registry.linker, MatcherLinker):
+            return
+        from hub.registry.bulk import BulkLinker
+
+        bulk = BulkLinker(self.registry, principal, operation="maternal:registration")
+        linked = await bulk.link_batch(session, [(mother_record(c), []) for c in regs])
+        for c, x in zip(regs, linked, strict=True):
+            b.mothers[c.handbook_no] = (x.resident_id, x.outcome.value)
+
+    async def _registered(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        c: Command,
+        row: Pregnancy,
+        rid: int,
+        outcome: str,
+    ) -> dict[str, Any]:
+        v = c.values
         row.lmp, row.edd = v["lmp"], v["edd"]
         row.gravidity, row.parity = _int(v.get("gravidity")), _int(v.get("parity"))
         row.registered_on, row.registered_week = v["registered_on"], v.get("registered_week")
         row.institution = v.get("institution")
         _category_end(row)
-        await session.flush()
-        out = {
-            "resident_id": linked.resident.id,
-            "outcome": linked.outcome.value,
-            "pregnancy_id": row.id,
-        }
-        out["delivery_id"] = await self._fulfil(
-            session, principal, linked.resident.id, c, v["registered_on"]
-        )
+        await session.flush()  # births and visits of the same batch refer to it
+        out: dict[str, Any] = {"resident_id": rid, "outcome": outcome, "pregnancy_id": row.id}
+        out["delivery_id"] = await self._fulfil(session, principal, rid, c, v["registered_on"])
         return out
 
     async def _visit(
         self, session: AsyncSession, principal: Principal, p: Pregnancy, c: Command
     ) -> dict[str, Any]:
-        row = await repository.visit_by_source(session, c.record_id)
+        row = self.batch.visits.get(c.record_id)
         if c.deleted:
             if row is not None:
                 row.deleted = True
@@ -175,6 +240,8 @@ class MaternalService:
                 visit_on=v["visit_date"],
             )
             session.add(row)
+            self.batch.visits[c.record_id] = row
+        fresh = row.id is None
         row.deleted, row.visit_on = False, v["visit_date"]
         row.gestational_week, row.institution = v.get("gestational_week"), v.get("institution")
         row.risk_colour = v.get("risk_colour")
@@ -182,10 +249,14 @@ class MaternalService:
         row.weight_kg = _float(v.get("weight_kg"))
         row.findings = (v.get("findings") or None) and str(v["findings"])[:500]
         row.local_codes = dict(c.local)
-        await session.flush()
-        await _refresh_risk(session, p)
+        if fresh:  # the newest assessment sets the colour; a correction recomputes it
+            if row.risk_colour and (
+                p.risk_assessed_on is None or row.visit_on >= p.risk_assessed_on
+            ):
+                p.risk_colour, p.risk_assessed_on = row.risk_colour, row.visit_on
+        else:
+            await _refresh_risk(session, p)
         out: dict[str, Any] = {
-            "visit_id": row.id,
             "pregnancy_id": p.id,
             "resident_id": p.resident_id,
         }
@@ -206,7 +277,6 @@ class MaternalService:
         p.delivery_institution, p.outcome = v.get("institution"), v.get("outcome")
         p.babies = v.get("babies")
         _category_end(p)
-        await access.audit(session, principal, "WRITE", "maternal.delivery", [p.resident_id])
         return {"pregnancy_id": p.id, "resident_id": p.resident_id}
 
     # ---------------------------------------------------------------- children
@@ -237,7 +307,7 @@ class MaternalService:
         linked = await self.newborns.submit(session, principal, record, strict=False)
         child = linked.resident
         _join_household(child, mother)
-        row = await repository.birth_by_certificate(session, cert)
+        row = self.batch.births.get(cert)
         if row is None:
             row = Birth(
                 certificate_no=cert,
@@ -247,6 +317,7 @@ class MaternalService:
                 source_record_id=c.record_id,
             )
             session.add(row)
+            self.batch.births[cert] = row
         row.sex, row.born_at, row.birth_order = record.sex, born, _int(v.get("birth_order"))
         row.birth_weight_g = _int(v.get("birth_weight_g"))
         row.pregnancy_id, row.mother_resident_id = p.id, mother.id
@@ -261,13 +332,13 @@ class MaternalService:
     async def _exam(
         self, session: AsyncSession, principal: Principal, c: Command
     ) -> dict[str, Any]:
-        row = await repository.exam_by_source(session, c.record_id)
+        row = self.batch.exams.get(c.record_id)
         if c.deleted:
             if row is not None:
                 row.deleted = True
             return {"exam_id": row.id if row else None, "deleted": True}
         v = c.values
-        birth = await repository.birth_by_certificate(session, str(v["certificate_no"]).strip())
+        birth = self.batch.births.get(str(v["certificate_no"]).strip())
         if birth is None:
             raise Waiting("UNKNOWN_BIRTH", "the child's birth certificate has not arrived")
         if v.get("child_id_number"):
@@ -282,14 +353,14 @@ class MaternalService:
                 exam_on=day,
             )
             session.add(row)
+            self.batch.exams[c.record_id] = row
         row.deleted, row.exam_on, row.age_months = False, day, v.get("age_months")
         row.institution = v.get("institution")
         row.height_cm, row.weight_kg = _float(v.get("height_cm")), _float(v.get("weight_kg"))
         row.development = v.get("development")
         row.anaemia, row.jaundice = v.get("anaemia"), v.get("jaundice")
         row.findings = (v.get("findings") or None) and str(v["findings"])[:500]
-        await session.flush()
-        out: dict[str, Any] = {"exam_id": row.id, "resident_id": birth.child_resident_id}
+        out: dict[str, Any] = {"resident_id": birth.child_resident_id}
         out["delivery_id"] = await self._fulfil(
             session, principal, birth.child_resident_id, c, day, age_months=row.age_months
         )
@@ -323,7 +394,10 @@ class MaternalService:
         from hub.contracts import repository as contracts
         from hub.contracts.delivery import record_delivery
 
-        contract = await contracts.active_contract(session, resident_id)
+        contract = self.batch.contracts.get(resident_id, _UNKNOWN)
+        if contract is _UNKNOWN:
+            contract = await contracts.active_contract(session, resident_id)
+            self.batch.contracts[resident_id] = contract
         if contract is None:
             return None
         code = item_for(contract.region_key, c.kind, age_months=age_months)
@@ -339,6 +413,22 @@ class MaternalService:
             source_ref=c.record_id,
         )
         return row.id if row is not None else None
+
+
+def mother_record(c: Command) -> ResidentRecord:
+    """The mother as the maternal-child system registered her, for the matcher."""
+    v = c.values
+    number = idnumber.parse(v["mother_id_number"])
+    return ResidentRecord(
+        source=SOURCE,
+        source_id=f"handbook:{c.handbook_no}",
+        name=v.get("mother_name"),
+        sex="2",
+        birth_date=number.birth_date,
+        id_number=number.value,
+        phone=v.get("mother_phone") or None,
+        address=v.get("address") or None,
+    )
 
 
 def _category_end(p: Pregnancy) -> None:

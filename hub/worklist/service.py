@@ -33,6 +33,8 @@ class WorkItemKind(StrEnum):
     NEWBORN_VISIT_DUE = "NEWBORN_VISIT_DUE"  # 新生儿家庭访视 within 7 days of discharge
     CHILD_EXAM_DUE = "CHILD_EXAM_DUE"  # 0-6岁儿童健康检查 by age in months
     APPOINTMENT_TODAY = "APPOINTMENT_TODAY"  # 分时段预约: a booked visit today
+    IMMUNIZATION_DUE = "IMMUNIZATION_DUE"  # 预防接种: the next dose of a series is due
+    IMMUNIZATION_OVERDUE = "IMMUNIZATION_OVERDUE"  # past its due-by date, to be caught up
 
 
 class WorkItemStatus(StrEnum):

@@ -366,6 +366,26 @@ class Resident(Node):
 
         return await resident_mother_related_person(info, self.row.id)
 
+    @strawberry.field(description="Doses given (接种记录) from the immunization system.")
+    async def immunizations(
+        self, info: Info[Context, Any]
+    ) -> list[Annotated[Immunization, strawberry.lazy("schema.immunization.types")]]:
+        if self.view != FULL:
+            return []
+        from schema.immunization.types import resident_immunizations
+
+        return await resident_immunizations(info, self.row.id)
+
+    @strawberry.field(description="Evaluation and forecast by the national schedule.")
+    async def immunization_forecast(
+        self, info: Info[Context, Any], as_of: dt.date | None = None
+    ) -> Annotated[ImmunizationForecast, strawberry.lazy("schema.immunization.types")] | None:
+        if self.view != FULL:
+            return None
+        from schema.immunization.types import resident_forecast
+
+        return await resident_forecast(info, self.row.id, self.row.birth_date, as_of)
+
     @strawberry.field(description="FHIR R4B Patient.")
     async def fhir(self, info: Info[Context, Any]) -> JSON:
         if self.view != FULL:  # what the BASIC view shows, as a Patient
