@@ -36,6 +36,7 @@ from schema.registry.mutations import RegistryMutation
 from schema.registry.queries import RegistryQuery
 from schema.registry.types import load_resident
 from schema.relay import Node, from_global_id, parse_int_id
+from schema.reports.mutations import ReportsMutation
 from schema.reports.queries import ReportsQuery
 from schema.residents.access import ResidentAccessMutation, ResidentAccessQuery
 from schema.appointments.mutations import AppointmentMutation
@@ -70,7 +71,8 @@ Query = merge_types("Query", (NodeQuery, RegistryQuery, DirectoryQuery, Contract
                               ResidentAccessQuery, AppointmentQuery))
 Mutation = merge_types("Mutation", (RegistryMutation, DirectoryMutation, ContractsMutation,
                                     ReferralMutation, WebhookMutation, AdapterMutation,
-                                    ResidentAccessMutation, AppointmentMutation))
+                                    ResidentAccessMutation, AppointmentMutation,
+                                    ReportsMutation))
 Subscription = EventSubscription
 
 

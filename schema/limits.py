@@ -56,6 +56,7 @@ FIELD_LIMITS: dict[str, int] = {
     "reason": 1000,
     "value": 64,  # residentByIdentifier(value:)
     "after": 512,  # a cursor
+    "contentBase64": 2_000_000,  # an uploaded list (importLowIncomeList); the body limit holds
 }
 ID_LIMIT = 512  # `id`, `…Id`, `…Ids`: global ids
 

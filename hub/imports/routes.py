@@ -10,7 +10,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.access.principal import Scope
 from hub.errors import DomainError, Forbidden
 
 
@@ -31,27 +30,15 @@ async def upload(request: Request) -> Response:
     hub: Any = request.app.state.hub
     q = request.query_params
     try:
-        request.scope["principal"].require(Scope.ADMIN)
+        from hub.imports.service import upload as run_upload
+
         data = await request.body()
-        name = q.get("filename") or "upload.csv"
         async with hub.db.transaction() as session:
-            if kind == "low-income":
-                from hub.imports.low_income import import_low_income
-
-                result = await import_low_income(
-                    session,
-                    hub.registry,
-                    region=q.get("region", ""),
-                    month=q.get("month", ""),
-                    name=name,
-                    data=data,
-                )
-            else:
-                from hub.imports.insurance import import_insurance
-
-                result = await import_insurance(
-                    session, hub.registry, region=q.get("region", ""), name=name, data=data
-                )
+            result = await run_upload(
+                session, hub.registry, request.scope["principal"], kind,
+                region=q.get("region", ""), month=q.get("month"),
+                name=q.get("filename") or "upload.csv", data=data,
+            )  # fmt: skip
     except DomainError as e:
         status = 403 if isinstance(e, Forbidden) else 400
         return JSONResponse(

@@ -307,3 +307,39 @@ def test_an_operator_uploads_the_list_over_http(
             denied.status_code == 403
             and denied.json()["errors"][0]["extensions"]["code"] == "MISSING_SCOPE"
         )
+
+
+def test_an_operator_uploads_the_list_through_graphql(
+    db_url: str, people: list[Any], tmp_path: Path
+) -> None:
+    import base64
+
+    from hub.app import build_hub, create_app
+
+    town = locality(people[0].address_text)[0]  # type: ignore[index]
+    table = _list(
+        people[:4], [[town, "", "", people[5].id_number, "", people[5].id_number, "本人", "低保"]]
+    )
+    content = base64.b64encode(_xlsx(tmp_path / "gq.xlsx", table).read_bytes()).decode()
+    mutation = """mutation($input: ImportListInput!) { importLowIncomeList(input: $input) {
+      summary imported households rejectedRows { row code message } userErrors { code } } }"""
+    variables = {
+        "input": {
+            "region": "wenzhou",
+            "month": "2027-02",
+            "fileName": "gq.xlsx",
+            "contentBase64": content,
+        }
+    }
+    admin = create_client_token(db_url, f"gq-{tmp_path.name}", ["admin"])
+    reader = create_client_token(db_url, f"gr-{tmp_path.name}", ["contracts:read"])
+    with LiveServer(create_app(build_hub(database_url=db_url))) as live:
+        answer = Api(live.url, admin)(mutation, variables)["importLowIncomeList"]
+        assert answer["imported"] == 4 and answer["userErrors"] == []
+        assert [(r["row"], r["code"]) for r in answer["rejectedRows"]] == [(6, "MISSING_NAME")]
+        denied = Api(live.url, reader)(mutation, variables)["importLowIncomeList"]
+        assert denied["userErrors"] == [{"code": "MISSING_SCOPE"}] and denied["imported"] == 0
+        report = Api(live.url, admin)(
+            '{ lowIncomeReport(region: "wenzhou", month: "2027-02") { total { persons } } }'
+        )
+        assert report["lowIncomeReport"]["total"]["persons"] == 4
