@@ -68,8 +68,14 @@ def children_query(on: dt.date, max_age_years: int) -> Select[tuple[int, dt.date
 async def team_children(
     session: AsyncSession, team_id: str, on: dt.date, max_age_years: int
 ) -> list[tuple[int, dt.date]]:
+    """The team's signed children: an active contract with this team (签约儿童)."""
+    from hub.contracts.models import Contract, ContractStatus
+
+    signed = select(Contract.resident_id).where(
+        Contract.team_id == team_id, Contract.status == ContractStatus.ACTIVE
+    )
     rows = await session.execute(
-        children_query(on, max_age_years).where(Resident.team_id == team_id)
+        children_query(on, max_age_years).where(Resident.id.in_(signed))
     )
     return [(rid, born) for rid, born, _ in rows]
 
@@ -83,3 +89,20 @@ async def markers(session: AsyncSession, resident_ids: Sequence[int]) -> set[tup
         )
     )
     return {(r, s, d) for r, s, d in rows}
+
+
+async def signed_teams(
+    session: AsyncSession, resident_ids: Sequence[int]
+) -> dict[int, tuple[str, str | None]]:
+    """resident id -> (team, organization) of its active contract."""
+    from hub.contracts.models import Contract, ContractStatus
+
+    if not resident_ids:
+        return {}
+    rows = await session.execute(
+        select(Contract.resident_id, Contract.team_id, Contract.organization_id).where(
+            Contract.resident_id.in_(list(set(resident_ids))),
+            Contract.status == ContractStatus.ACTIVE,
+        )
+    )
+    return {rid: (team, org) for rid, team, org in rows}

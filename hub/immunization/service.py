@@ -210,29 +210,16 @@ async def _visible(session: AsyncSession, principal: Principal, resident_id: int
 async def mark_overdue(session: AsyncSession, resident_ids: Sequence[int], on: dt.date) -> int:
     """Mark each newly overdue dose once and emit `immunization.overdue` for it. Safe in
     several processes: the marker's unique key decides who emits."""
-    people = [
-        (rid, born)
-        for rid, born, team in await session.execute(
-            repository.children_query(on, MAX_AGE_YEARS).where(Resident.id.in_(list(resident_ids)))
-        )
-    ]
-    teams = dict(
-        (rid, team)
-        for rid, team in await session.execute(
-            select(Resident.id, Resident.team_id).where(Resident.id.in_([p[0] for p in people]))
-        )
+    rows = await session.execute(
+        repository.children_query(on, MAX_AGE_YEARS).where(Resident.id.in_(list(resident_ids)))
     )
-    return await _mark(session, people, teams, on)
+    return await _mark(session, [(rid, born) for rid, born, _ in rows], on)
 
 
-async def _mark(
-    session: AsyncSession,
-    people: Sequence[tuple[int, dt.date]],
-    teams: dict[int, str | None],
-    on: dt.date,
-) -> int:
+async def _mark(session: AsyncSession, people: Sequence[tuple[int, dt.date]], on: dt.date) -> int:
     if not people:
         return 0
+    teams = await repository.signed_teams(session, [rid for rid, _ in people])
     results = await forecasts(session, people, on)
     seen = await repository.markers(session, [rid for rid, _ in people])
     emitted = 0
@@ -252,10 +239,11 @@ async def _mark(
                     )  # fmt: skip
             except IntegrityError:
                 continue  # another process marked it first, and emitted
+            team, org = teams.get(rid, (None, None))
             emit(
                 session, "immunization.overdue", "Resident", rid,
-                series=r.series, dose=r.next_dose, dueBy=r.due_by.isoformat(),
-                teamId=teams.get(rid),
+                series=r.series, dose=r.next_dose, dueBy=r.due_by.isoformat(), teamId=team,
+                organization_ids=[org] if org else [],
             )  # fmt: skip
             emitted += 1
     return emitted
@@ -267,7 +255,5 @@ async def recompute(session: AsyncSession, on: dt.date, *, batch: int = 2000) ->
     emitted = 0
     for start in range(0, len(rows), batch):
         chunk = rows[start : start + batch]
-        emitted += await _mark(
-            session, [(rid, born) for rid, born, _ in chunk], {rid: t for rid, _, t in chunk}, on
-        )
+        emitted += await _mark(session, [(rid, born) for rid, born, _ in chunk], on)
     return {"children": len(rows), "overdue_events": emitted}
