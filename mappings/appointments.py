@@ -7,9 +7,13 @@ import datetime as dt
 from typing import Any
 
 SERVICE_SYSTEM = "urn:hub:appointment-service-kind"
-DISPLAY = {"GENERAL": "普通门诊 General clinic", "CHRONIC_FOLLOW_UP": "慢性病管理 Chronic follow-up",
-           "CHILD_CARE": "儿童保健 Child care", "VACCINATION": "预防接种 Vaccination",
-           "HEALTH_CHECK": "健康体检 Health check"}  # fmt: skip
+DISPLAY = {
+    "GENERAL": "普通门诊 General clinic",
+    "CHRONIC_FOLLOW_UP": "慢性病管理 Chronic follow-up",
+    "CHILD_CARE": "儿童保健 Child care",
+    "VACCINATION": "预防接种 Vaccination",
+    "HEALTH_CHECK": "健康体检 Health check",
+}
 # Appointment.status (FHIR) for the hub's statuses
 STATUS = {"BOOKED": "booked", "ARRIVED": "arrived", "NO_SHOW": "noshow", "CANCELLED": "cancelled"}
 
@@ -20,7 +24,9 @@ def _instant(value: dt.datetime) -> str:
 
 
 def _service(kind: str) -> list[dict[str, Any]]:
-    return [{"coding": [{"system": SERVICE_SYSTEM, "code": kind, "display": DISPLAY.get(kind, kind)}]}]
+    return [
+        {"coding": [{"system": SERVICE_SYSTEM, "code": kind, "display": DISPLAY.get(kind, kind)}]}
+    ]
 
 
 def schedule(s: Any, first: dt.datetime, last: dt.datetime) -> dict[str, Any]:

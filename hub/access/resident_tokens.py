@@ -111,9 +111,15 @@ async def _find(session: AsyncSession, id_number: str, name: str) -> tuple[int, 
     canonical = number.value
     ids = await registry.by_identifier(session, "ID_CARD", canonical)
     if not ids:
-        ids = list(await session.scalars(select(Resident.id).where(Resident.id_number == canonical)))
+        ids = list(
+            await session.scalars(select(Resident.id).where(Resident.id_number == canonical))
+        )
     for r in (await registry.get_many(session, ids)).values():
-        if r.status == ResidentStatus.ACTIVE and (r.name or "").strip() == name.strip() and r.phones:
+        if (
+            r.status == ResidentStatus.ACTIVE
+            and (r.name or "").strip() == name.strip()
+            and r.phones
+        ):
             return r.id, r.phones[0]
     return None
 
@@ -210,7 +216,8 @@ async def wards(session: AsyncSession, resident_id: int, today: dt.date | None =
                                     .where(Household.id == me.household_id))  # fmt: skip
         members = await session.scalars(select(Resident).where(
             Resident.household_id == me.household_id, Resident.id != me.id,
-            Resident.status == ResidentStatus.ACTIVE, Resident.birth_date > adult_born))  # fmt: skip
+            Resident.status == ResidentStatus.ACTIVE,
+            Resident.birth_date > adult_born))  # fmt: skip
         for m in members:
             if head == me.id or (me.household_relation in PARENTS
                                  and m.household_relation == "CHILD"):  # fmt: skip

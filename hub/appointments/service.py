@@ -81,7 +81,9 @@ def _time(value: str, fld: str) -> dt.time:
     return dt.time(int(m[1]), int(m[2]))
 
 
-async def _team(session: AsyncSession, principal: Principal, team_id: str) -> tuple[Team, Organization]:
+async def _team(
+    session: AsyncSession, principal: Principal, team_id: str
+) -> tuple[Team, Organization]:
     team = await session.get(Team, team_id)
     if team is None or not await access_policy.may_act_for_team(session, principal, team):
         raise NotFound(f"No team {team_id} this client acts for.", field="teamId")
@@ -172,7 +174,10 @@ async def _check_booking(
         opens = starts.astimezone(LOCAL).date() - dt.timedelta(days=others)
         raise AppointmentError(
             f"Signed residents of this team book first; this slot opens to others on "
-            f"{opens.isoformat()}.", field="slotId", code="SIGNED_PRIORITY_WINDOW")
+            f"{opens.isoformat()}.",
+            field="slotId",
+            code="SIGNED_PRIORITY_WINDOW",
+        )
 
 
 async def _resident(session: AsyncSession, principal: Principal, resident_id: int) -> None:
@@ -234,8 +239,10 @@ async def _appointment(
         team = await session.get(Team, a.team_id)
         for_team = team is not None and await access_policy.may_act_for_team(session, principal,
                                                                              team)  # fmt: skip
-        if for_team or (not team_only and
-                        await access_policy.may_see_resident(session, principal, a.resident_id)):
+        if for_team or (
+            not team_only
+            and await access_policy.may_see_resident(session, principal, a.resident_id)
+        ):
             return a
     raise NotFound(f"No appointment {appointment_id} this client may change.",
                    field="appointmentId")  # fmt: skip

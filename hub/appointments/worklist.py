@@ -19,7 +19,7 @@ async def appointment_items(session: AsyncSession, team: Team, day: dt.date) -> 
     start, end = local_day(day)
     out = []
     for a in await repository.booked_between(session, team.id, start, end):
-        at = (a.start_at if a.start_at.tzinfo else a.start_at.replace(tzinfo=dt.UTC))
+        at = a.start_at if a.start_at.tzinfo else a.start_at.replace(tzinfo=dt.UTC)
         out.append(WorkItem(
             kind=WorkItemKind.APPOINTMENT_TODAY, resident_id=a.resident_id, team_id=team.id,
             status=WorkItemStatus.DUE, source="appointments", subject_type="Appointment",

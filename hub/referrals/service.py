@@ -285,7 +285,13 @@ async def _move(
     if ref is None:
         raise NotFound(f"No referral {referral_id} visible to this client.", field="id")
     s = step(action, ref.status)
-    if s.side not in sides(principal, ref):
+    if principal.resident_ids:
+        # 居民取消: through a signing app, a resident withdraws their own referral while it
+        # is still pending, and does nothing else to it
+        if action is not Action.CANCEL or ref.status != ReferralStatus.REQUESTED:
+            raise Forbidden("A resident may only cancel a referral still pending (REQUESTED).",
+                            field="id")  # fmt: skip
+    elif s.side not in sides(principal, ref):
         who = (
             "the institution the resident goes to"
             if s.side is Side.RECEIVER

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 import strawberry
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from hub.appointments import service
 from hub.errors import DomainError
 from mappings import appointments as fhir
-from schema.appointments.types import Appointment, AppointmentPayload, AppointmentSlot
-from schema.appointments.types import PublishClinicSessionPayload
+from schema.appointments.types import (
+    Appointment,
+    AppointmentPayload,
+    AppointmentSlot,
+    PublishClinicSessionPayload,
+)
 from schema.context import Context
 from schema.errors import user_errors
 from schema.relay import from_global_id, int_id
@@ -72,7 +77,7 @@ class AppointmentMutation:
         clinic, slots = out
         return PublishClinicSessionPayload(
             slots=[AppointmentSlot.from_row(r) for r in slots],
-            schedule=fhir.schedule(clinic, slots[0].start_at, slots[-1].end_at),
+            schedule=cast(JSON, fhir.schedule(clinic, slots[0].start_at, slots[-1].end_at)),
             user_errors=[])  # fmt: skip
 
     @strawberry.mutation(description="预约: take a free slot for a resident, atomically.")
@@ -111,7 +116,8 @@ class AppointmentMutation:
         except DomainError as e:
             return _payload(None, user_errors(e))
         row, errors = await ctx.write(
-            lambda s: service.reschedule(s, ctx.principal, ids["a"], ids["slot"]))
+            lambda s: service.reschedule(s, ctx.principal, ids["a"], ids["slot"])
+        )
         return _payload(row, errors)
 
     @strawberry.mutation(description="到诊 / 爽约: the team records the outcome.")
@@ -124,6 +130,5 @@ class AppointmentMutation:
             aid = _ids(a=(appointment_id, "Appointment"))["a"]
         except DomainError as e:
             return _payload(None, user_errors(e))
-        row, errors = await ctx.write(
-            lambda s: service.mark(s, ctx.principal, aid, outcome.value))
+        row, errors = await ctx.write(lambda s: service.mark(s, ctx.principal, aid, outcome.value))
         return _payload(row, errors)

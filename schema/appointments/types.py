@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -34,7 +34,7 @@ class AppointmentSlot:
 
     @strawberry.field(description="The FHIR R4B Slot.")
     def fhir(self) -> JSON:
-        return fhir.slot(self.row)
+        return cast(JSON, fhir.slot(self.row))
 
 
 @strawberry.type(description="A resident's booking of a slot (FHIR Appointment).")
@@ -59,7 +59,7 @@ class Appointment:
 
     @strawberry.field(description="The FHIR R4B Appointment.")
     def fhir(self) -> JSON:
-        return fhir.appointment(self.row)
+        return cast(JSON, fhir.appointment(self.row))
 
 
 @strawberry.type

@@ -72,8 +72,11 @@ class ResidentAccessQuery:
         if not ctx.principal.resident_ids:
             return []
         apps = await ctx.run(lambda s: resident_tokens.apps(s, ctx.principal))
-        return [ResidentApp(client_id=_client_gid(a.client_id), name=a.name,
-                            issued_at=a.issued_at, expires_at=a.expires_at) for a in apps]  # fmt: skip
+        return [
+            ResidentApp(client_id=_client_gid(a.client_id), name=a.name,
+                        issued_at=a.issued_at, expires_at=a.expires_at)
+            for a in apps
+        ]  # fmt: skip
 
 
 @strawberry.type

@@ -89,8 +89,16 @@ def team_api(db_url: str, live_server: LiveServer, world: dict[str, Any], signed
     return Api(live_server.url, create_client_token(db_url, "clinic-app", scopes))
 
 
-def publish(api: Api, world: dict[str, Any], day: dt.date, start: str, end: str,
-            minutes: int = 10, kind: str = "GENERAL", off_hours: bool = False) -> dict[str, Any]:
+def publish(
+    api: Api,
+    world: dict[str, Any],
+    day: dt.date,
+    start: str,
+    end: str,
+    minutes: int = 10,
+    kind: str = "GENERAL",
+    off_hours: bool = False,
+) -> dict[str, Any]:
     out = api(PUBLISH, {"i": {"teamId": gid("Team", world["team"]), "date": day.isoformat(),
                               "start": start, "end": end, "slotMinutes": minutes,
                               "serviceKind": kind, "offHours": off_hours}})  # fmt: skip
@@ -188,12 +196,17 @@ def test_cancel_reschedule_arrive_work_list_and_events(
         { appointment { status } userErrors { code } } }""",
                          {"a": again["appointment"]["id"]})["cancelAppointment"]  # fmt: skip
     assert cancelled["appointment"]["status"] == "CANCELLED"
-    twice = team_api("""mutation($a: ID!) { cancelAppointment(appointmentId: $a)
-        { userErrors { code } } }""", {"a": again["appointment"]["id"]})["cancelAppointment"]
+    twice = team_api(
+        """mutation($a: ID!) { cancelAppointment(appointmentId: $a)
+        { userErrors { code } } }""",
+        {"a": again["appointment"]["id"]},
+    )["cancelAppointment"]
     assert twice["userErrors"][0]["code"] == "APPOINTMENT_NOT_BOOKED"
-    work = team_api("""query($t: ID!, $d: Date!) { teamWorkList(teamId: $t, asOf: $d,
+    work = team_api(
+        """query($t: ID!, $d: Date!) { teamWorkList(teamId: $t, asOf: $d,
         kinds: [APPOINTMENT_TODAY]) { kind title detail } }""",
-                    {"t": gid("Team", world["team"]), "d": day.isoformat()})["teamWorkList"]
+        {"t": gid("Team", world["team"]), "d": day.isoformat()},
+    )["teamWorkList"]
     assert [w["detail"]["start"] for w in work] == ["08:10"]
     arrived = team_api("""mutation($a: ID!) { markAppointment(appointmentId: $a,
         outcome: ARRIVED) { appointment { status } userErrors { code } } }""",

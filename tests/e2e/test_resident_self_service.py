@@ -49,7 +49,7 @@ def server(db_url: str, sms: Path) -> Iterator[LiveServer]:
 @pytest.fixture(scope="module")
 def vendor(db_url: str, server: LiveServer) -> Api:
     scopes = ["residents:delegate", "residents:read", "contracts:read", "contracts:write",
-              "referrals:read"]  # fmt: skip
+              "referrals:read", "referrals:write"]  # fmt: skip
     return Api(server.url, create_client_token(db_url, "app-580", scopes))
 
 
@@ -216,3 +216,108 @@ def test_resident_signs_online_with_a_team_of_their_region(
     assert "FORBIDDEN" not in codes
     stranger = me(SIGN, {"t": tid, "r": gid(family["other"])})["signContract"]
     assert stranger["contract"] is None and stranger["userErrors"][0]["code"] == "NOT_FOUND"
+
+
+def test_resident_books_a_slot_for_self_and_child_only(
+    server: LiveServer, vendor: Api, sms: Path, family: dict[str, Any], db_url: str
+) -> None:
+    import base64
+    from zoneinfo import ZoneInfo
+
+    from hub.directory.models import Organization, Team
+
+    async def team(session: AsyncSession) -> str:
+        return str(await session.scalar(select(Team.id).join(
+            Organization, Organization.id == Team.organization_id)
+            .where(Organization.region_key == "panyu").order_by(Team.id).limit(1)))  # fmt: skip
+
+    tid = base64.b64encode(f"Team:{run(db_url, team)}".encode()).decode()
+    desk = Api(server.url, create_client_token(db_url, "booking-desk",
+                                               ["contracts:read", "contracts:write"]))  # fmt: skip
+    day = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date() + dt.timedelta(days=1)
+    slots = desk(
+        """mutation($t: ID!, $d: Date!) { publishClinicSession(input: {teamId: $t,
+        date: $d, start: "10:00", end: "10:40", slotMinutes: 10, serviceKind: CHILD_CARE})
+        { slots { id } userErrors { code } } }""",
+        {"t": tid, "d": day.isoformat()},
+    )
+    slots = slots["publishClinicSession"]["slots"]
+    me = Api(server.url, login(vendor, sms, family)["accessToken"])
+    book = """mutation($s: ID!, $r: ID!) { bookAppointment(slotId: $s, residentId: $r,
+        serviceKind: CHILD_CARE) { appointment { id residentId } userErrors { code } } }"""
+    free = me("""query($t: ID!, $d: Date!) { freeSlots(teamId: $t, date: $d) { id } }""",
+              {"t": tid, "d": day.isoformat()})["freeSlots"]  # fmt: skip
+    assert {s["id"] for s in slots} <= {s["id"] for s in free}
+    child = me(book, {"s": slots[0]["id"], "r": gid(family["child"])})["bookAppointment"]
+    assert child["userErrors"] == [] and child["appointment"]["residentId"] == family["child"]
+    other = me(book, {"s": slots[1]["id"], "r": gid(family["other"])})["bookAppointment"]
+    assert other["appointment"] is None and other["userErrors"][0]["code"] == "NOT_FOUND"
+    mine = me("query($r: ID!) { appointments(residentId: $r) { id status } }",
+              {"r": gid(family["child"])})["appointments"]  # fmt: skip
+    assert [a["id"] for a in mine] == [child["appointment"]["id"]]
+    assert me("query($r: ID!) { appointments(residentId: $r) { id } }",
+              {"r": gid(family["other"])})["appointments"] == []  # fmt: skip
+    mark = me(
+        """mutation($a: ID!) { markAppointment(appointmentId: $a, outcome: ARRIVED)
+        { userErrors { code } } }""",
+        {"a": child["appointment"]["id"]},
+    )["markAppointment"]
+    assert mark["userErrors"][0]["code"] == "NOT_FOUND"  # the team records arrival, not the app
+    gone = me("""mutation($a: ID!) { cancelAppointment(appointmentId: $a)
+        { appointment { status } userErrors { code } } }""",
+              {"a": child["appointment"]["id"]})["cancelAppointment"]  # fmt: skip
+    assert gone["appointment"]["status"] == "CANCELLED"
+    session = me.raw(
+        """mutation($t: ID!, $d: Date!) { publishClinicSession(input: {teamId: $t,
+        date: $d, start: "10:00", end: "10:40", slotMinutes: 10, serviceKind: GENERAL})
+        { userErrors { code } } }""",
+        {"t": tid, "d": day.isoformat()},
+    ).json()
+    assert session["data"]["publishClinicSession"]["userErrors"][0]["code"] == "NOT_FOUND"
+
+
+def test_resident_cancels_own_pending_referral_only(
+    server: LiveServer, vendor: Api, sms: Path, family: dict[str, Any], db_url: str
+) -> None:
+    from hub.directory.models import Organization, Team
+
+    async def pick(session: AsyncSession) -> tuple[str, str]:
+        team = await session.scalar(select(Team.id).join(
+            Organization, Organization.id == Team.organization_id)
+            .where(Organization.region_key == "panyu").order_by(Team.id).limit(1))  # fmt: skip
+        hospital = await session.scalar(select(Organization.id).where(
+            Organization.primary_care.is_(False)).order_by(Organization.id).limit(1))  # fmt: skip
+        return str(team), str(hospital)
+
+    team, hospital = run(db_url, pick)
+    admin = Api(server.url, create_client_token(db_url, "referral-admin", ["admin"]))
+    create = """mutation($i: CreateReferralInput!) { createReferral(input: $i)
+        { referral { id status } userErrors { code message } } }"""
+    made = [
+        admin(
+            create,
+            {
+                "i": {
+                    "residentId": gid(who),
+                    "fromTeamId": team,
+                    "toOrganizationId": hospital,
+                    "direction": "UP",
+                    "reason": "血压控制不佳",
+                    "diagnosisCode": "I10",
+                    "department": "心内科",
+                }
+            },
+        )["createReferral"]
+        for who in (family["head"], family["other"])
+    ]
+    assert all(m["userErrors"] == [] for m in made), made
+    me = Api(server.url, login(vendor, sms, family)["accessToken"])
+    cancel = """mutation($id: ID!) { cancelReferral(id: $id, reason: "不去了")
+        { referral { status } userErrors { code } } }"""
+    other = me(cancel, {"id": made[1]["referral"]["id"]})["cancelReferral"]
+    assert other["referral"] is None and other["userErrors"][0]["code"] == "NOT_FOUND"
+    own = me(cancel, {"id": made[0]["referral"]["id"]})["cancelReferral"]
+    assert own["userErrors"] == [] and own["referral"]["status"] == "CANCELLED"
+    receive = me("""mutation($id: ID!) { receiveReferral(id: $id) { userErrors { code } } }""",
+                 {"id": made[0]["referral"]["id"]})["receiveReferral"]  # fmt: skip
+    assert receive["userErrors"]
