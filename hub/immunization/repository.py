@@ -74,9 +74,7 @@ async def team_children(
     signed = select(Contract.resident_id).where(
         Contract.team_id == team_id, Contract.status == ContractStatus.ACTIVE
     )
-    rows = await session.execute(
-        children_query(on, max_age_years).where(Resident.id.in_(signed))
-    )
+    rows = await session.execute(children_query(on, max_age_years).where(Resident.id.in_(signed)))
     return [(rid, born) for rid, born, _ in rows]
 
 

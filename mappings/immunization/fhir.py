@@ -44,7 +44,9 @@ def immunization(event: Any) -> dict[str, Any]:
     out: dict[str, Any] = {
         "resourceType": "Immunization",
         "id": f"imm-{event.id}",
-        "identifier": [{"system": f"{HUB}/sid/{event.source}-vaccination", "value": event.source_event_id}],
+        "identifier": [
+            {"system": f"{HUB}/sid/{event.source}-vaccination", "value": event.source_event_id}
+        ],
         "status": "entered-in-error" if event.entered_in_error else "completed",
         "vaccineCode": _vaccine(event.vaccine, event.local_code, event.product_name),
         "patient": {"reference": f"Patient/{event.resident_id}"},
@@ -59,19 +61,26 @@ def immunization(event: Any) -> dict[str, Any]:
         out["site"] = {"text": event.site}
     if event.route:
         code = ROUTES.get(event.route)
-        out["route"] = {"coding": [{"system": ROUTE, "code": code}]} if code else {"text": event.route}
+        out["route"] = (
+            {"coding": [{"system": ROUTE, "code": code}]} if code else {"text": event.route}
+        )
     if event.unit:
         out["performer"] = [{"actor": {"display": event.unit}}]
     if event.dose_number:
         out["protocolApplied"] = [{"doseNumberPositiveInt": event.dose_number}]
     if event.trace_code:
         out.setdefault("extension", []).append(
-            {"url": f"{HUB}/StructureDefinition/vaccine-trace-code", "valueString": event.trace_code}
+            {
+                "url": f"{HUB}/StructureDefinition/vaccine-trace-code",
+                "valueString": event.trace_code,
+            }
         )
     return out
 
 
-def evaluation(ev: Any, resident_id: int, immunization_id: str | None, on: dt.date) -> dict[str, Any]:
+def evaluation(
+    ev: Any, resident_id: int, immunization_id: str | None, on: dt.date
+) -> dict[str, Any]:
     """Whether one dose counts (ImmunizationEvaluation), from a forecast.Evaluation."""
     valid = "valid" if ev.valid else "notvalid"
     out: dict[str, Any] = {
@@ -88,8 +97,8 @@ def evaluation(ev: Any, resident_id: int, immunization_id: str | None, on: dt.da
         "series": ev.series,
     }
     if ev.reason:
-        out["doseStatusReason"] = [{"coding": [{"system": f"{HUB}/CodeSystem/dose-not-valid",
-                                                "code": ev.reason.value}], "text": ev.message}]  # fmt: skip
+        reason = {"system": f"{HUB}/CodeSystem/dose-not-valid", "code": ev.reason.value}
+        out["doseStatusReason"] = [{"coding": [reason], "text": ev.message}]
     if ev.dose_number:
         out["doseNumberPositiveInt"] = ev.dose_number
     return out

@@ -33,7 +33,9 @@ class ForecastStatus(Enum):
 @strawberry.type(description="A dose given (接种记录), as the vaccinating unit recorded it.")
 class Immunization:
     row: strawberry.Private[VaccinationEvent]
-    vaccine: str | None = strawberry.field(description="The schedule's abbreviation (None: unmapped code).")
+    vaccine: str | None = strawberry.field(
+        description="The schedule's abbreviation (None: unmapped code)."
+    )
     local_code: str
     product_name: str | None
     dose_number: int | None = strawberry.field(description="As the source numbered it.")
@@ -71,7 +73,9 @@ class DoseEvaluation:
     series: str
     dose_number: int | None
     valid: bool
-    reason: str | None = strawberry.field(description="Why not: BEFORE_MINIMUM_AGE, INTERVAL_TOO_SHORT, …")
+    reason: str | None = strawberry.field(
+        description="Why not: BEFORE_MINIMUM_AGE, INTERVAL_TOO_SHORT, …"
+    )
     message: str | None
 
     @strawberry.field(description="FHIR R4B ImmunizationEvaluation.")
@@ -117,7 +121,9 @@ async def _events(info: Info[Context, Any], resident_id: int) -> list[Vaccinatio
         found = await repository.events(session, keys)
         return [found.get(k, []) for k in keys]
 
-    rows: list[VaccinationEvent] = await info.context.loader("Immunizations", batch).load(resident_id)
+    rows: list[VaccinationEvent] = await info.context.loader("Immunizations", batch).load(
+        resident_id
+    )
     return rows
 
 
@@ -135,8 +141,10 @@ async def resident_forecast(
         return None
     on = as_of or dt.date.today()
     rows = await _events(info, resident_id)
-    result = (await info.context.run(
-        lambda s: immunization.forecasts(s, [(resident_id, birth_date)], on)))[resident_id]  # fmt: skip
+    found = await info.context.run(
+        lambda s: immunization.forecasts(s, [(resident_id, birth_date)], on)
+    )
+    result = found[resident_id]
     info.context.audit_read("immunizationForecast", resident_id)
     ids: dict[tuple[str, dt.date], str] = {}
     for e in rows:

@@ -16,7 +16,7 @@ from adapters.immunization.translate import Vaccination
 from hub.access.principal import system
 from hub.events.models import Event
 from hub.immunization.schedule import add_months
-from hub.immunization.service import SubjectCommand, record_subject, recompute
+from hub.immunization.service import SubjectCommand, recompute, record_subject
 from hub.registry.idnumber import make
 from tests.e2e.contract_support import api, demo, run, sign, teams_of_region  # noqa: F401
 
@@ -73,15 +73,23 @@ def child(api: Any, demo: str) -> dict[str, Any]:  # noqa: F811
     return {"rid": rid, "team": team.id}
 
 
-def _mmr(api: Any, child: dict[str, Any], on: dt.date) -> list[dict[str, Any]]:
+def _mmr(
+    api: Any,  # noqa: F811
+    child: dict[str, Any],
+    on: dt.date,
+) -> list[dict[str, Any]]:
     items = api(WORK, {"team": child["team"], "on": on.isoformat()})["teamWorkList"]
     return [i for i in items if i["resident"]["residentId"] == child["rid"]
             and i["detail"]["series"] == "MMR"]  # fmt: skip
 
 
-def test_a_nine_month_old_without_mmr_is_due_on_its_teams_work_list(api, child):
+def test_a_nine_month_old_without_mmr_is_due_on_its_teams_work_list(api, child):  # noqa: F811
     (item,) = _mmr(api, child, TODAY)
-    assert (item["kind"], item["status"], item["source"]) == ("IMMUNIZATION_DUE", "DUE", "immunization")
+    assert (item["kind"], item["status"], item["source"]) == (
+        "IMMUNIZATION_DUE",
+        "DUE",
+        "immunization",
+    )
     assert item["detail"]["dose"] == 1 and item["detail"]["vaccines"] == ["MMR"]
     assert item["dueOn"] == add_months(BORN, 8).isoformat() and item["dueBy"] == DUE_BY.isoformat()
 
@@ -101,16 +109,23 @@ def test_past_its_due_by_date_it_is_overdue_and_one_event_is_emitted(api, child,
 
     mmr = [e for e in run(demo, events) if e.data["series"] == "MMR"]
     assert len(mmr) == 1
-    assert mmr[0].data == {"series": "MMR", "dose": 1, "dueBy": DUE_BY.isoformat(), "teamId": child["team"]}
+    assert mmr[0].data == {
+        "series": "MMR",
+        "dose": 1,
+        "dueBy": DUE_BY.isoformat(),
+        "teamId": child["team"],
+    }
 
 
-def test_graphql_and_fhir_forms(api, child):
+def test_graphql_and_fhir_forms(api, child):  # noqa: F811
     from fhir.resources.R4B.immunization import Immunization
     from fhir.resources.R4B.immunizationevaluation import ImmunizationEvaluation
     from fhir.resources.R4B.immunizationrecommendation import ImmunizationRecommendation
 
     r = api(RESIDENT, {"id": str(child["rid"]), "on": TODAY.isoformat()})["resident"]
-    assert [i["vaccine"] for i in r["immunizations"]] == [v for v, _ in sorted(GIVEN, key=lambda g: g[1])]
+    assert [i["vaccine"] for i in r["immunizations"]] == [
+        v for v, _ in sorted(GIVEN, key=lambda g: g[1])
+    ]
     for i in r["immunizations"]:
         Immunization.model_validate(i["fhir"])
     f = r["immunizationForecast"]
