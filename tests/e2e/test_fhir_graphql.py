@@ -12,7 +12,9 @@ from tests.conftest import LiveServer
 from tests.e2e import fhir_support
 from tests.e2e.fhir_support import get
 
-world = fhir_support.world  # the module's fixture
+# one database, server and demo per engine for all the /fhir modules
+fhir_hub, world = fhir_support.fhir_hub, fhir_support.world
+live, db_url = fhir_support.live, fhir_support.db_url
 
 
 def gql(live: LiveServer, token: str, query: str, path: str = "/fhir/$graphql") -> httpx.Response:
@@ -91,7 +93,7 @@ def test_policy_and_errors(live: LiveServer, world: dict[str, Any]) -> None:
     seen = {
         e["resource"]["id"] for e in get(live, bound, "/fhir/Patient?_count=200").json()["entry"]
     }
-    hidden = next(str(i) for i in range(1, 5000) if str(i) not in seen)
+    hidden = fhir_support.hidden_patient(live, world, seen)
     assert data(live, bound, '{ Patient(id: "' + hidden + '") { id } }') == {"Patient": None}
     assert gql(live, bound, "{ id }", f"/fhir/Patient/{hidden}/$graphql").status_code == 404
     listed = data(live, bound, "{ PatientList(_count: 200) { id } }")["PatientList"]

@@ -11,7 +11,9 @@ from tests.conftest import LiveServer
 from tests.e2e import fhir_support
 from tests.e2e.fhir_support import ORG, client, get, validate
 
-world = fhir_support.world  # the module's fixture
+# one database, server and demo per engine for all the /fhir modules
+fhir_hub, world = fhir_support.fhir_hub, fhir_support.world
+live, db_url = fhir_support.live, fhir_support.db_url
 
 
 def test_search_by_name_birthdate_and_gender(live: LiveServer, world: dict[str, Any]) -> None:
@@ -158,7 +160,7 @@ def test_policy_and_masking(live: LiveServer, world: dict[str, Any]) -> None:
     assert 0 < len(seen) < everyone
     assert bound.resources("Patient").count() == len(seen)
     ids = {p.id for p in seen}
-    hidden = next(str(i) for i in range(1, everyone + 10) if str(i) not in ids)
+    hidden = fhir_support.hidden_patient(live, world, ids)
     assert get(live, world["bound"], f"/fhir/Patient/{hidden}").status_code == 404
     assert get(live, world["bound"], f"/fhir/Patient?_id={hidden}").json()["total"] == 0
     rev = get(live, world["bound"], f"/fhir/Contract?subject=Patient/{hidden}").json()
