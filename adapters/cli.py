@@ -194,14 +194,18 @@ def run_adapter(
     database: DatabaseOpt = None,
 ) -> None:
     """Run one adapter alone (its listener and loops), without the API."""
-    if name not in ("his", "maternal", "immunization"):
-        typer.echo(f"no adapter '{name}' to run (his, maternal, immunization)", err=True)
+    if name not in ("his", "maternal", "immunization", "cdc"):
+        typer.echo(f"no adapter '{name}' to run (his, maternal, immunization, cdc)", err=True)
         raise typer.Exit(2)
 
     async def main() -> None:
         hub = _hub(database)
         try:
-            if name == "immunization":
+            if name == "cdc":
+                from adapters.cdc.adapter import run as run_cdc
+
+                await run_cdc(hub, until_idle=until_idle)
+            elif name == "immunization":
                 from adapters.immunization.adapter import run as run_immunization
 
                 await run_immunization(hub, until_idle=until_idle)
@@ -263,5 +267,18 @@ def simulate_immunization(ctx: typer.Context) -> None:
     """The simulated immunization information system (XML over HTTP): `hub simulate
     immunization --port 8091 --token T --seed 1 --faults all` (see its --help)."""
     from adapters.immunization.simulator import main
+
+    raise typer.Exit(main(list(ctx.args)))
+
+
+@simulate_app.command(
+    "cdc",
+    add_help_option=False,
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def simulate_cdc(ctx: typer.Context) -> None:
+    """The simulated infectious-disease reporting system (TB notifications, JSON):
+    `hub simulate cdc --port 8092 --token T --seed 1 --faults all` (see its --help)."""
+    from adapters.cdc.simulator import main
 
     raise typer.Exit(main(list(ctx.args)))

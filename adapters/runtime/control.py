@@ -30,6 +30,7 @@ KNOWN: dict[str, str] = {
     "his": "adapters.his.adapter:build_adapter",
     "maternal": "adapters.maternal.adapter:build_adapter",
     "immunization": "adapters.immunization.adapter:build_adapter",
+    "cdc": "adapters.cdc.adapter:build_adapter",
 }
 
 

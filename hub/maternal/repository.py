@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.maternal.models import Birth, ChildExam, MaternalVisit, Pregnancy
@@ -135,3 +135,12 @@ async def trigger_events(session: AsyncSession, resident_id: int) -> list[tuple[
         if p.discharged_on is not None and not p.deleted:
             out.append(("NEWBORN_DISCHARGE", dt.datetime.combine(p.discharged_on, dt.time())))
     return out
+
+
+def pregnant_or_postpartum_ids(on: dt.date) -> Select[tuple[int]]:
+    """The residents who are 孕产妇 on `on`, as a subquery for list filters."""
+    return select(Pregnancy.resident_id).where(
+        Pregnancy.deleted.is_(False),
+        Pregnancy.registered_on <= on,
+        Pregnancy.category_ends_on >= on,
+    )

@@ -80,6 +80,15 @@ def filtered(principal: Principal, flt: ResidentFilter, today: dt.date) -> Selec
         stmt = stmt.where(age_window(0, 6, today))
     elif flt.category == "ELDERLY_65":
         stmt = stmt.where(age_window(65, None, today))
+    elif flt.category == "PREGNANT_POSTPARTUM":  # from the maternal-child data, as of today
+        from hub.maternal.repository import pregnant_or_postpartum_ids
+
+        stored = select(ResidentCategory.resident_id).where(
+            ResidentCategory.category == flt.category
+        )
+        stmt = stmt.where(
+            Resident.id.in_(stored) | Resident.id.in_(pregnant_or_postpartum_ids(today))
+        )
     elif flt.category:
         stmt = stmt.where(
             Resident.id.in_(

@@ -359,3 +359,12 @@ def test_without_pii_scope_handbook_number_is_masked(world: World) -> None:
         {"id": _gid("Resident", world.mothers["twins"].id)},
     )["resident"]
     assert out["pregnancies"][0]["handbookNumber"] != "HB-TWINS"
+
+
+def test_residents_filter_by_pregnant_postpartum_follows_the_data(world: World) -> None:
+    q = """{ residents(first: 100, filter: {category: PREGNANT_POSTPARTUM, region: "yongkang"})
+      { edges { node { residentId } } } }"""
+    ids = {e["node"]["residentId"] for e in world.api(q)["residents"]["edges"]}
+    m = world.mothers
+    assert {m["twins"].id, m["pregnant"].id, m["day41"].id, m["unsigned"].id} <= ids
+    assert m["day43"].id not in ids
