@@ -82,7 +82,7 @@ async def everything(request: Request) -> Response:
     if rid is None:
         raise FhirError(404, "not-found", "Patient ids are numbers from 1 to 2^31-1.")
     items = list(request.query_params.multi_items())
-    known = {"_since", "_type", "_count", "_cursor", "_format", "start", "end"}
+    known = {"_since", "_type", "_count", "_cursor", "_format"}
     if unknown := sorted({k for k, _ in items} - known):
         raise FhirError(400, "not-supported", f"$everything does not take {', '.join(unknown)}.")
     params = dict(items)

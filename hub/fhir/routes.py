@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -73,14 +74,26 @@ async def search_type(request: Request) -> Response:
     td = search.type_def(request.path_params["type"])
     items = list(request.query_params.multi_items())
     if request.method == "POST":  # POST {type}/_search: the parameters in a form body
-        form = await request.form()
-        items += [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+        items += await _form_items(request)
     lenient = "handling=lenient" in request.headers.get("prefer", "")
     async with request.app.state.hub.db.reader() as session:
         found = await search.run(context(request, session), td, items, base_url(request),
                                  lenient=lenient)  # fmt: skip
     audit(request, f"fhir.{td.name}.search", found.residents)
     return ok(found.bundle)
+
+
+async def _form_items(request: Request) -> list[tuple[str, str]]:
+    kind = request.headers.get("content-type", "").split(";")[0].strip()
+    body = await request.body()
+    if not body:
+        return []
+    if kind != "application/x-www-form-urlencoded":
+        raise FhirError(415, "not-supported", "POST _search takes a form body.")
+    try:
+        return parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        raise FhirError(400, "structure", "The form body is not URL-encoded UTF-8.") from None
 
 
 async def read(request: Request) -> Response:

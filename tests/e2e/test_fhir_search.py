@@ -144,6 +144,10 @@ def test_elements_summary_and_errors(live: LiveServer, world: dict[str, Any]) ->
         r = get(live, admin, path)
         assert r.status_code == status, (path, r.text)
         assert r.json()["resourceType"] == "OperationOutcome"
+    posted = httpx.post(f"{live.url}/fhir/Patient/_search", data={"family": "谭", "_count": "50"},
+                        headers={"Authorization": f"Bearer {admin}"})  # fmt: skip
+    searched = get(live, admin, "/fhir/Patient?family=谭&_count=50").json()
+    assert posted.status_code == 200 and posted.json()["total"] == searched["total"]
     lenient = get(live, admin, "/fhir/Patient?nonsense=1&_count=1", Prefer="handling=lenient")
     assert lenient.status_code == 200
     r = get(live, admin, "/fhir/Patient/1")
