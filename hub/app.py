@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from adapters.cdc.adapter import plugin as cdc_plugin
 from adapters.his.adapter import plugin as his_plugin
 from adapters.immunization.adapter import plugin as immunization_plugin
 from adapters.maternal.adapter import plugin as maternal_plugin
@@ -24,7 +25,7 @@ log = get_logger("hub.app")
 __all__ = ["PLUGINS", "Hub", "build_hub", "create_app"]
 
 # The source systems' adapters, each behind the small plugin interface (hub.plugins).
-PLUGINS: list[Plugin] = [his_plugin, maternal_plugin, immunization_plugin]
+PLUGINS: list[Plugin] = [his_plugin, maternal_plugin, immunization_plugin, cdc_plugin]
 
 
 def create_app(hub: Hub | None = None) -> Starlette:

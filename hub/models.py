@@ -17,6 +17,7 @@ from hub.directory.models import Organization, Practitioner, Team, TeamMember
 from hub.events.models import Event, Webhook, WebhookDelivery
 from hub.records.models import Encounter, Observation
 from hub.maternal.models import Birth, ChildExam, MaternalVisit, Pregnancy  # noqa: F401
+from hub.tuberculosis.models import TbEpisode  # noqa: F401
 from hub.immunization.models import (  # noqa: F401
     AdverseEvent,
     OverdueMarker,
