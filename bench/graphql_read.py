@@ -48,13 +48,16 @@ def free_port() -> int:
     return port
 
 
+CLIENT_ARGS: list[str] = []  # --client-args, e.g. "--rate 0 --cost 0" (no budgets)
+
+
 def prepare(url: str) -> tuple[str, list[int], list[str]]:
     env = {**os.environ, "HUB_DATABASE_URL": url}
     subprocess.run([HUB, "migrate"], env=env, check=True, capture_output=True)
     subprocess.run([HUB, "demo", "--if-empty"], env=env, check=True, capture_output=True)
     name = f"bench-{int(time.time() * 1000)}"
     out = subprocess.run(
-        [HUB, "client", "create", name, "--scope", "admin"],
+        [HUB, "client", "create", name, "--scope", "admin", *CLIENT_ARGS],
         env=env,
         check=True,
         capture_output=True,
@@ -109,7 +112,11 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--client-args", default="",
+                    help='options for `hub client create`, e.g. "--rate 0 --cost 0"')
+    ap.add_argument("--only", default="", help="run only the queries whose name has this")
     args = ap.parse_args()
+    CLIENT_ARGS.extend(args.client_args.split())
     token, ids, numbers = prepare(args.database)
     port = free_port()
     env = {
@@ -147,6 +154,8 @@ def main() -> None:
         print("| query | requests/s | p50 ms | p99 ms | errors |")
         print("|---|---|---|---|---|")
         for name, query in QUERIES.items():
+            if args.only not in name:
+                continue
             asyncio.run(drive(base, token, query, variables[name], 1.0, args.concurrency))  # warm
             n, lat, errors = asyncio.run(
                 drive(base, token, query, variables[name], args.seconds, args.concurrency)

@@ -18,6 +18,7 @@ operation over the per-request maximum (``QUERY_TOO_COSTLY``, with its ``cost`` 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -131,6 +132,26 @@ def operation_cost(
     return total, walk.introspects
 
 
+_COSTS: OrderedDict[tuple[Any, ...], tuple[int, bool]] = OrderedDict()
+
+
+def _cached_cost(ctx: Any, max_page: int) -> tuple[int, bool]:
+    """operation_cost, cached by document text, operation and the integer variables (only
+    `first` can change a cost): the same query from many requests is walked once."""
+    variables = ctx.variables or {}
+    ints = tuple(sorted((k, v) for k, v in variables.items() if isinstance(v, int)))
+    key = (ctx.query, ctx.operation_name, ints, max_page)
+    found = _COSTS.get(key) if ctx.query else None
+    if found is None:
+        found = operation_cost(ctx.schema._schema, ctx.graphql_document, ctx.operation_name,
+                               variables, max_page=max_page)  # fmt: skip
+        if ctx.query:
+            _COSTS[key] = found
+            if len(_COSTS) > 1024:
+                _COSTS.popitem(last=False)
+    return found
+
+
 def _refuse(message: str, **extensions: Any) -> GraphQLExecutionResult:
     return GraphQLExecutionResult(data=None,
                                   errors=[GraphQLError(message, extensions=extensions)])
@@ -154,10 +175,7 @@ class CostBudget(SchemaExtension):
             return
         settings = hub.settings
         self.per_minute = cost_of(principal, settings)
-        cost, introspects = operation_cost(
-            ctx.schema._schema, ctx.graphql_document, ctx.operation_name, ctx.variables,
-            max_page=settings.max_page_size,
-        )  # fmt: skip
+        cost, introspects = _cached_cost(ctx, settings.max_page_size)
         self.requested = cost
         maximum = settings.max_query_cost
         if self.per_minute:
