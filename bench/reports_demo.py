@@ -45,8 +45,10 @@ async def main(url: str, runs: int) -> None:
                     await run(s, SYSTEM, name, args)
                     times.append((time.perf_counter() - t) * 1000)
             label = f"{name} {args.get('groupBy', '')}".strip()
-            print(f"{label:24} median {statistics.median(times[1:]):7.1f} ms  "
-                  f"best {min(times[1:]):7.1f} ms")
+            print(
+                f"{label:24} median {statistics.median(times[1:]):7.1f} ms  "
+                f"best {min(times[1:]):7.1f} ms"
+            )
     finally:
         await db.dispose()
 

@@ -153,8 +153,12 @@ async def fill_postgres(url: str, n: int) -> None:
         async def copy(table: str, rows: list[tuple[Any, ...]]) -> None:
             cols = list(COLUMNS[table])
             keep = [i for i, c in enumerate(cols) if c not in json_cols.get(table, ())]
-            await conn.copy_records_to_table(table, records=[tuple(r[i] for i in keep) for r in rows],
-                                             columns=[cols[i] for i in keep])
+            await conn.copy_records_to_table(
+                table,
+                records=[tuple(r[i] for i in keep) for r in rows],
+                columns=[cols[i] for i in keep],
+            )
+
         await copy("organization", orgs)
         await copy("team", teams)
         for b in batches(n):

@@ -133,9 +133,12 @@ async def coverage_report(
     key_target = coverage_target(policy, "key_populations", as_of)
 
     def query(*cols: Any) -> Any:
-        return select(*cols).select_from(Resident).outerjoin(
-            signed, signed.c.resident_id == Resident.id
-        ).where(*base)
+        return (
+            select(*cols)
+            .select_from(Resident)
+            .outerjoin(signed, signed.c.resident_id == Resident.id)
+            .where(*base)
+        )
 
     rows: list[dict[str, Any]] = []
     if group_by is GroupBy.CATEGORY:
@@ -230,7 +233,9 @@ async def _grouping(
         return Resident.team_id, dict(names.tuples().all())
     if group_by is GroupBy.TOWNSHIP:
         return ResidentLocality.township, {}
-    village = func.coalesce(ResidentLocality.township, literal(UNKNOWN)) + literal("/") + (
-        func.coalesce(ResidentLocality.village, literal(UNKNOWN))
+    village = (
+        func.coalesce(ResidentLocality.township, literal(UNKNOWN))
+        + literal("/")
+        + (func.coalesce(ResidentLocality.village, literal(UNKNOWN)))
     )
     return village, {}

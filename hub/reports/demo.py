@@ -52,7 +52,7 @@ def locality(address: str | None) -> tuple[str, str | None] | None:
     parsed = normalize_address(address)
     if parsed is None or not parsed.township or address is None:
         return None
-    rest = address[address.index(parsed.township) + len(parsed.township):]
+    rest = address[address.index(parsed.township) + len(parsed.township) :]
     m = _VILLAGE.match(rest)
     return parsed.township, (m.group("v") if m else None)
 
@@ -75,8 +75,9 @@ async def _add(conn: AsyncConnection, rng: random.Random, today: dt.date) -> dic
         Resident.household_id, Resident.id_number, Resident.household_relation,
     ).order_by(Resident.id))).all()  # fmt: skip
     cats: dict[int, list[str]] = defaultdict(list)
-    for rid, cat in (await conn.execute(select(ResidentCategory.resident_id,
-                                               ResidentCategory.category))).all():
+    for rid, cat in (
+        await conn.execute(select(ResidentCategory.resident_id, ResidentCategory.category))
+    ).all():
         cats[rid].append(cat)
     hospitals: dict[str, list[str]] = defaultdict(list)
     for oid, region, kind in (await conn.execute(select(
@@ -233,8 +234,13 @@ def _referrals(
         at = dt.datetime.combine(day, dt.time(8 + rng.randint(0, 8)), tzinfo=dt.UTC)
         accepted = at + dt.timedelta(hours=rng.choice((1, 2, 3, 5, 8, 20, 30, 50)))
         x = rng.random()
-        status = "REJECTED" if x < 0.08 else "REQUESTED" if x < 0.15 else (
-            "ACCEPTED" if x < 0.35 else "COMPLETED")
+        status = (
+            "REJECTED"
+            if x < 0.08
+            else "REQUESTED"
+            if x < 0.15
+            else ("ACCEPTED" if x < 0.35 else "COMPLETED")
+        )
         up = len(referrals) + 1
         referrals.append(dict(
             id=up, direction="UP", status=status, resident_id=r.id, team_id=r.team_id,
@@ -268,7 +274,10 @@ def _referrals(
 
 
 def _low_income(
-    rng: random.Random, rows: list[Any], parsed: dict[Any, Any], today: dt.date,
+    rng: random.Random,
+    rows: list[Any],
+    parsed: dict[Any, Any],
+    today: dt.date,
     stored: dict[int, list[str]],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Wenzhou's list: village households, this month and last (a few left, a few joined)."""
@@ -300,8 +309,11 @@ def _low_income(
                 ))  # fmt: skip
                 if m == this:
                     listed.add(p.id)
-    cats = [dict(resident_id=rid, category="LOW_INCOME_HOUSEHOLD") for rid in sorted(listed)
-            if "LOW_INCOME_HOUSEHOLD" not in stored[rid]]
+    cats = [
+        dict(resident_id=rid, category="LOW_INCOME_HOUSEHOLD")
+        for rid in sorted(listed)
+        if "LOW_INCOME_HOUSEHOLD" not in stored[rid]
+    ]
     return members, cats
 
 
@@ -320,5 +332,4 @@ async def _sequences(conn: AsyncConnection, seq: dict[tuple[str, int], int]) -> 
 
 async def _insert(conn: AsyncConnection, table: Any, rows: list[dict[str, Any]]) -> None:
     for i in range(0, len(rows), 2000):
-        await conn.execute(insert(table), rows[i: i + 2000])
-
+        await conn.execute(insert(table), rows[i : i + 2000])

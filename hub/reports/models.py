@@ -25,9 +25,7 @@ class ResidentLocality(Base):
     township: Mapped[str] = mapped_column(String(60))
     village: Mapped[str | None] = mapped_column(String(60))
 
-    __table_args__ = (
-        Index("ix_resident_locality_region", "region_key", "township", "village"),
-    )
+    __table_args__ = (Index("ix_resident_locality_region", "region_key", "township", "village"),)
 
 
 class LowIncomeMember(Base):

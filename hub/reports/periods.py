@@ -26,7 +26,8 @@ def day(value: str | dt.date | None, *, field: str = "asOf") -> dt.date:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(
-            f"{field} must be a date YYYY-MM-DD, not {value[:20]!r}.", field=field,
+            f"{field} must be a date YYYY-MM-DD, not {value[:20]!r}.",
+            field=field,
             code="INVALID_DATE",
         ) from None
 
@@ -40,7 +41,8 @@ def month(value: str, *, field: str = "month") -> Period:
     m = re.fullmatch(r"(\d{4})-(\d{2})", value or "")
     if not m or not 1 <= int(m.group(2)) <= 12:
         raise InvalidInput(
-            f"{field} must be a month YYYY-MM, not {str(value)[:20]!r}.", field=field,
+            f"{field} must be a month YYYY-MM, not {str(value)[:20]!r}.",
+            field=field,
             code="INVALID_PERIOD",
         )
     y, mo = int(m.group(1)), int(m.group(2))
@@ -61,7 +63,9 @@ def period(value: str | None, *, field: str = "period") -> Period:
         return month(value, field=field)
     raise InvalidInput(
         f"{field} must be a year (2026), a quarter (2026Q4) or a month (2026-11), "
-        f"not {value[:20]!r}.", field=field, code="INVALID_PERIOD",
+        f"not {value[:20]!r}.",
+        field=field,
+        code="INVALID_PERIOD",
     )
 
 
@@ -69,7 +73,8 @@ def quarter(value: str | None, *, field: str = "quarter") -> Period:
     p = period(value or _this_quarter(), field=field)
     if "Q" not in p.label:
         raise InvalidInput(
-            f"{field} must be a quarter like 2026Q4, not {value!r}.", field=field,
+            f"{field} must be a quarter like 2026Q4, not {value!r}.",
+            field=field,
             code="INVALID_PERIOD",
         )
     return p

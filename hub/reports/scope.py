@@ -33,7 +33,8 @@ def region_policy(region: str) -> RegionPolicy:
     except PolicyError:
         raise InvalidInput(
             f"Unknown region {region[:40]!r}; use a policy key such as panyu or wenzhou.",
-            field="region", code="UNKNOWN_REGION",
+            field="region",
+            code="UNKNOWN_REGION",
         ) from None
 
 
@@ -75,7 +76,9 @@ def coverage_target(policy: RegionPolicy, scope: str, on: dt.date) -> Decimal | 
     then, else the next one due."""
     targets = [t for t in policy.coverage_targets if t.scope == scope and t.min_share is not None]
     due = [t for t in targets if t.by_year <= on.year]
-    pick = max(due, key=lambda t: t.by_year) if due else min(
-        targets, key=lambda t: t.by_year, default=None
+    pick = (
+        max(due, key=lambda t: t.by_year)
+        if due
+        else min(targets, key=lambda t: t.by_year, default=None)
     )
     return pick.min_share if pick else None

@@ -32,8 +32,10 @@ def upgrade() -> None:
         sa.Column("township", sa.String(length=60), nullable=False),
         sa.Column("village", sa.String(length=60), nullable=True),
         sa.ForeignKeyConstraint(
-            ["resident_id"], ["resident.id"],
-            name=op.f("fk_resident_locality_resident_id_resident"), ondelete="CASCADE",
+            ["resident_id"],
+            ["resident.id"],
+            name=op.f("fk_resident_locality_resident_id_resident"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("resident_id", name=op.f("pk_resident_locality")),
     )
@@ -53,8 +55,10 @@ def upgrade() -> None:
         sa.Column("category", sa.String(length=40), nullable=False),
         sa.Column("imported_at", hub.db.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["resident_id"], ["resident.id"],
-            name=op.f("fk_low_income_member_resident_id_resident"), ondelete="CASCADE",
+            ["resident_id"],
+            ["resident.id"],
+            name=op.f("fk_low_income_member_resident_id_resident"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_low_income_member")),
         sa.UniqueConstraint("region_key", "month", "resident_id", name="uq_low_income_member"),
@@ -73,8 +77,10 @@ def upgrade() -> None:
         sa.Column("ends_on", sa.Date(), nullable=True),
         sa.Column("imported_at", hub.db.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["resident_id"], ["resident.id"],
-            name=op.f("fk_insurance_enrolment_resident_id_resident"), ondelete="CASCADE",
+            ["resident_id"],
+            ["resident.id"],
+            name=op.f("fk_insurance_enrolment_resident_id_resident"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_insurance_enrolment")),
         sa.UniqueConstraint(
@@ -83,21 +89,24 @@ def upgrade() -> None:
     )
     source = sa.table(
         "source_system",
-        sa.column("key", sa.String), sa.column("name", sa.String), sa.column("trust", sa.Integer),
+        sa.column("key", sa.String),
+        sa.column("name", sa.String),
+        sa.column("trust", sa.Integer),
         sa.column("verifies_identity", sa.Boolean),
         sa.column("created_at", hub.db.UtcDateTime(timezone=True)),
     )
     now = hub.db.utcnow()
-    op.bulk_insert(source, [
-        dict(key=k, name=n, trust=t, verifies_identity=v, created_at=now)
-        for k, n, t, v in SOURCES
-    ])
+    op.bulk_insert(
+        source,
+        [
+            dict(key=k, name=n, trust=t, verifies_identity=v, created_at=now)
+            for k, n, t, v in SOURCES
+        ],
+    )
 
 
 def downgrade() -> None:
-    op.execute(
-        sa.text("DELETE FROM source_system WHERE key IN ('low-income', 'insurance')")
-    )
+    op.execute(sa.text("DELETE FROM source_system WHERE key IN ('low-income', 'insurance')"))
     op.drop_table("insurance_enrolment")
     op.drop_index("ix_low_income_member_resident", table_name="low_income_member")
     op.drop_index("ix_low_income_member_month", table_name="low_income_member")

@@ -22,7 +22,9 @@ class ImportListInput:
     region: str
     month: str | None = strawberry.field(default=None, description="YYYY-MM (low-income list).")
     file_name: str = strawberry.field(description="list.xlsx or list.csv: the format.")
-    content_base64: str = strawberry.field(description="The file, base64 (at most the request body limit).")
+    content_base64: str = strawberry.field(
+        description="The file, base64 (at most the request body limit)."
+    )
 
 
 @strawberry.type(description="A refused row: N as a spreadsheet shows it (headings are row 1).")
@@ -71,10 +73,18 @@ async def _run(info: Info[Context, Any], kind: str, input: ImportListInput) -> I
 
 @strawberry.type
 class ReportsMutation:
-    @strawberry.mutation(description="低收入名单: an operator's (admin) upload of the month's list; bad rows come back in rejectedRows, the rest imports.")
-    async def import_low_income_list(self, info: Info[Context, Any], input: ImportListInput) -> ImportListPayload:
+    @strawberry.mutation(
+        description="低收入名单: an operator's (admin) upload of the month's list; bad rows come back in rejectedRows, the rest imports."
+    )
+    async def import_low_income_list(
+        self, info: Info[Context, Any], input: ImportListInput
+    ) -> ImportListPayload:
         return await _run(info, "low-income", input)
 
-    @strawberry.mutation(description="参保名单: an operator's (admin) upload of the insurance office's list.")
-    async def import_insurance_list(self, info: Info[Context, Any], input: ImportListInput) -> ImportListPayload:
+    @strawberry.mutation(
+        description="参保名单: an operator's (admin) upload of the insurance office's list."
+    )
+    async def import_insurance_list(
+        self, info: Info[Context, Any], input: ImportListInput
+    ) -> ImportListPayload:
         return await _run(info, "insurance", input)

@@ -100,11 +100,16 @@ class ReportsQuery:
                            items=_rows(t.FeeItemRow, by["items"].rows),
                            total=t.build(t.FeeItemRow, by["items"].total))  # type: ignore[arg-type]  # fmt: skip
 
-    @strawberry.field(description="签约趋势: contracts signed per month over the last `months` months (1-36).")
+    @strawberry.field(
+        description="签约趋势: contracts signed per month over the last `months` months (1-36)."
+    )
     async def signing_trend(
         self, info: Info[Context, Any], region: str, months: int = 12
     ) -> t.SigningTrend:
         r = await _run(info, "signings", region=region, months=months)
-        return t.SigningTrend(title=r.title_zh, region=region,
-                              months=[t.SigningMonth(month=x["month"], signed=x["signed"]) for x in r.main.rows],
-                              total=r.main.total["signed"] if r.main.total else 0)
+        return t.SigningTrend(
+            title=r.title_zh,
+            region=region,
+            months=[t.SigningMonth(month=x["month"], signed=x["signed"]) for x in r.main.rows],
+            total=r.main.total["signed"] if r.main.total else 0,
+        )
