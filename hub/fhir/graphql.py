@@ -7,7 +7,8 @@ serves (so a field's shape is the resource's), with the spec's root fields `{Typ
 first/previous/next/last cursors, edges { mode score resource }), `resource` on every
 Reference, and reverse lists `{Type}List(_reference: param)` on each resource. Every
 resolver goes through `hub.fhir.search` — the same policy, masking and audit as REST.
-Supported directives: @skip, @include. Not: @flatten, @first, @singleton, @slice."""
+Directives: @skip, @include, and the spec's @first, @singleton and @flatten (applied to the
+result after execution); not @slice."""
 
 from __future__ import annotations
 
@@ -173,15 +174,77 @@ class SchemaBuilder:
         return GraphQLObjectType("Query", fields)
 
 
+SHAPING = ("first", "singleton", "flatten")
+
+
+def _directives() -> list[Any]:
+    from graphql import DirectiveLocation, GraphQLDirective, specified_directives
+
+    shaping = [GraphQLDirective(n, [DirectiveLocation.FIELD]) for n in SHAPING]
+    return [*specified_directives, *shaping]
+
+
 @functools.cache
 def system_schema() -> GraphQLSchema:
-    return GraphQLSchema(_builder().query())
+    return GraphQLSchema(_builder().query(), directives=_directives())
 
 
 @functools.cache
 def instance_schema(type_name: str) -> GraphQLSchema:
     b = _builder()
-    return GraphQLSchema(b.object(type_name), types=list(b.objects.values()))
+    return GraphQLSchema(
+        b.object(type_name), types=list(b.objects.values()), directives=_directives()
+    )
+
+
+def _selections(selection_set: Any, data: dict[str, Any], fragments: dict[str, Any]) -> list[Any]:
+    """The field nodes that apply to `data` (fragments expanded; an inline fragment on a
+    resource type applies when `data` is that resource)."""
+    from graphql.language import FieldNode, FragmentSpreadNode, InlineFragmentNode
+
+    out: list[Any] = []
+    for sel in selection_set.selections:
+        if isinstance(sel, FieldNode):
+            out.append(sel)
+        elif isinstance(sel, FragmentSpreadNode) and sel.name.value in fragments:
+            out += _selections(fragments[sel.name.value].selection_set, data, fragments)
+        elif isinstance(sel, InlineFragmentNode):
+            cond = sel.type_condition.name.value if sel.type_condition else None
+            if cond is None or cond not in repo.TYPES or data.get("resourceType") == cond:
+                out += _selections(sel.selection_set, data, fragments)
+    return out
+
+
+def shape(selection_set: Any, data: Any, fragments: dict[str, Any]) -> Any:
+    """Apply @first (a list's first item), @singleton (a list of at most one as that item)
+    and @flatten (the field's children in place of the field) to an executed result."""
+    if isinstance(data, list):
+        return [shape(selection_set, d, fragments) for d in data]
+    if not isinstance(data, dict) or selection_set is None:
+        return data
+    out: dict[str, Any] = {}
+    for field in _selections(selection_set, data, fragments):
+        key = field.alias.value if field.alias else field.name.value
+        if key not in data:
+            continue
+        value = shape(field.selection_set, data[key], fragments)
+        names = {d.name.value for d in field.directives or ()}
+        if names & {"first", "singleton"} and isinstance(value, list):
+            if "singleton" in names and len(value) > 1:
+                raise FhirError(400, "invalid", f"@singleton on {key}: it has {len(value)} items.")
+            value = value[0] if value else None
+        items = value if isinstance(value, list) else [value]
+        if "flatten" in names and all(isinstance(i, dict) for i in items):
+            for item in items:
+                for k, v in item.items():
+                    if k in out and isinstance(value, list):
+                        prev = out[k] if isinstance(out[k], list) else [out[k]]
+                        out[k] = prev + (v if isinstance(v, list) else [v])
+                    else:
+                        out[k] = v
+        else:
+            out[key] = value
+    return out
 
 
 @functools.cache
@@ -298,7 +361,16 @@ async def execute(
     schema = instance_schema(type_name) if type_name else system_schema()
     result = await graphql(schema, query, root_value=root, context_value=c,
                            variable_values=variables)  # fmt: skip
-    out: dict[str, Any] = {"data": result.data}
+    data = result.data
+    if data is not None:
+        from graphql.language import FragmentDefinitionNode, OperationDefinitionNode
+
+        fragments = {d.name.value: d for d in document.definitions
+                     if isinstance(d, FragmentDefinitionNode)}  # fmt: skip
+        ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if len(ops) == 1:
+            data = shape(ops[0].selection_set, data, fragments)
+    out: dict[str, Any] = {"data": data}
     if result.errors:
         nothing = not any(v is not None for v in (result.data or {}).values())
         for err in result.errors:

@@ -131,3 +131,21 @@ def test_capability_statement_lists_what_is_served(live: LiveServer, world: dict
     patient = next(r for r in cap["rest"][0]["resource"] if r["type"] == "Patient")
     assert {o["name"] for o in patient["operation"]} == {"everything", "match", "graphql"}
     assert "Contract:subject" in patient["searchRevInclude"]
+
+
+def test_shaping_directives(live: LiveServer, world: dict[str, Any]) -> None:
+    admin = world["admin"]
+    rest = get(live, admin, "/fhir/Patient/1").json()
+    got = data(
+        live,
+        admin,
+        '{ Patient(id: "1") { name @singleton { text } identifier @first { value } '
+        'gender @flatten ContractList(_reference: "subject") @first { id } } }',
+    )["Patient"]
+    assert got["name"] == {"text": rest["name"][0]["text"]}
+    assert got["identifier"] == {"value": rest["identifier"][0]["value"]}
+    assert got["gender"] == rest["gender"] and got["ContractList"] == {"id": str(world["contract"])}
+    flat = data(live, admin, '{ Patient(id: "1") { name @flatten { text family } } }')["Patient"]
+    assert flat == {"text": rest["name"][0]["text"], "family": rest["name"][0]["family"]}
+    too_many = gql(live, admin, "{ PatientList(_count: 2) @singleton { id } }")
+    assert too_many.status_code == 400
