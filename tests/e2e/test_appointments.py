@@ -225,3 +225,16 @@ def test_bad_ids_are_typed_errors(team_api: Api) -> None:
     assert out["userErrors"][0]["code"] == "INVALID_ID"
     gone = book(team_api, gid("AppointmentSlot", 999999), 1)
     assert gone["userErrors"][0]["code"] == "NOT_FOUND"
+
+
+def test_every_region_reads_its_appointment_rules_from_its_policy() -> None:
+    from hub.contracts.policy import _presets
+
+    presets = _presets()
+    assert set(presets) == {"panyu", "wenzhou", "jilin", "yongkang", "erqi"}
+    for key, p in presets.items():
+        a = p.appointments
+        assert 0 <= a.signed_priority_days < a.booking_window_days, key
+        assert any(n.startswith("Appointments") for n in p.notes), key
+    assert presets["wenzhou"].appointments.min_slot_minutes == 10  # 每次就诊时间不少于10分钟
+    assert presets["panyu"].appointments.signed_priority_days == 7

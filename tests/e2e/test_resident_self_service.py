@@ -321,3 +321,21 @@ def test_resident_cancels_own_pending_referral_only(
     receive = me("""mutation($id: ID!) { receiveReferral(id: $id) { userErrors { code } } }""",
                  {"id": made[0]["referral"]["id"]})["receiveReferral"]  # fmt: skip
     assert receive["userErrors"]
+
+
+def test_an_expired_code_is_refused(
+    vendor: Api, sms: Path, family: dict[str, Any], db_url: str
+) -> None:
+    from hub.access.resident_tokens import ResidentLogin
+
+    lid = vendor(START, {"i": family["id_number"], "n": family["name"]})["startResidentLogin"]
+
+    async def expire(session: AsyncSession) -> None:
+        await session.execute(update(ResidentLogin).where(ResidentLogin.id == lid["loginId"])
+                              .values(expires_at=dt.datetime.now(dt.UTC)
+                                      - dt.timedelta(seconds=1)))  # fmt: skip
+
+    run(db_url, expire, write=True)
+    out = vendor(COMPLETE, {"l": lid["loginId"], "c": _code(sms, lid["loginId"])})
+    assert out["completeResidentLogin"]["userErrors"][0]["code"] == "CODE_EXPIRED"
+    assert out["completeResidentLogin"]["accessToken"] is None
