@@ -107,6 +107,8 @@ async def read(request: Request) -> Response:
             raise await _missing(ctx, td, fhir_id)
         resource = (await td.build(ctx, rows))[0]
     audit(request, f"fhir.{td.name}.read", search.residents_of(td, rows))
+    if elements := request.query_params.get("_elements"):
+        resource = bundle.subset(resource, tuple(e.strip() for e in elements.split(",") if e))
     version = bundle.version_id(resource)
     resource["meta"] = {**resource.get("meta", {}), "versionId": version}
     etag = f'W/"{version}"'

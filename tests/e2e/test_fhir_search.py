@@ -126,6 +126,8 @@ def test_elements_summary_and_errors(live: LiveServer, world: dict[str, Any]) ->
         "resource"
     ]
     assert set(sub) == {"resourceType", "id", "meta", "birthDate"}
+    one = get(live, admin, f"/fhir/Patient/{sub['id']}?_elements=gender").json()
+    assert set(one) == {"resourceType", "id", "meta", "gender"}
     assert get(live, admin, "/fhir/Patient?_summary=count").json()["total"] > 100
     for path, status in (
         ("/fhir/Patient?nonsense=1", 400),
