@@ -31,7 +31,6 @@ KNOWN: dict[str, str] = {
     "maternal": "adapters.maternal.adapter:build_adapter",
     "immunization": "adapters.immunization.adapter:build_adapter",
     "cdc": "adapters.cdc.adapter:build_adapter",
-    "cdc": "adapters.cdc.adapter:build_adapter",
 }
 
 

@@ -36,7 +36,6 @@ class WorkItemKind(StrEnum):
     IMMUNIZATION_DUE = "IMMUNIZATION_DUE"  # 预防接种: the next dose of a series is due
     IMMUNIZATION_OVERDUE = "IMMUNIZATION_OVERDUE"  # past its due-by date, to be caught up
     TB_FIRST_VISIT = "TB_FIRST_VISIT"  # 肺结核患者第一次入户随访, within 72 h of notification
-    TB_FIRST_VISIT = "TB_FIRST_VISIT"  # 肺结核患者第一次入户随访, within 72 h of notification
 
 
 class WorkItemStatus(StrEnum):
