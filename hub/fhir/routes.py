@@ -128,7 +128,7 @@ async def _missing(ctx: BuildContext, td: repo.TypeDef, fhir_id: str) -> FhirErr
         survivor = await repo.merged_survivor(ctx.session, key)
         if survivor is not None:
             return FhirError(410, "deleted", f"Patient/{key} was merged into Patient/{survivor}.")
-    return FhirError(404, "not-found", f"{td.name}/{fhir_id} is not known.")
+    return FhirError(404, "not-found", f"{td.name}/{fhir_id} is not known or not visible.")
 
 
 async def not_found(request: Request) -> Response:
