@@ -214,6 +214,15 @@ def test_resident_signs_online_with_a_team_of_their_region(
     codes = {e["code"] for e in out["userErrors"]}
     assert out["contract"] or codes <= {"ALREADY_SIGNED", "NOT_ELIGIBLE"}, out
     assert "FORBIDDEN" not in codes
+    # 续约: the resident renews their own contract (the same packages)
+    contracts = me("{ contracts(first: 10) { edges { node { id status } } } }")["contracts"]
+    active = [e["node"]["id"] for e in contracts["edges"] if e["node"]["status"] == "ACTIVE"]
+    assert active
+    renewed = me(
+        "mutation($c: ID!) { renewContract(contractId: $c) { contract { id } userErrors { code } } }",
+        {"c": active[0]},
+    )["renewContract"]
+    assert renewed["userErrors"] == [] and renewed["contract"]["id"] == active[0], renewed
     stranger = me(SIGN, {"t": tid, "r": gid(family["other"])})["signContract"]
     assert stranger["contract"] is None and stranger["userErrors"][0]["code"] == "NOT_FOUND"
 
