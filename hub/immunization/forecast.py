@@ -9,7 +9,7 @@ from the schedule data (`hub/immunization/schedule.py`); no database, no clock.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -111,7 +111,7 @@ class _Slot:
     products: tuple[str, ...]
     earliest: dt.date
     due_by: dt.date
-    why: dict[str, tuple[Reason, str]]  # constraint date (iso) -> the reason it sets
+    why: dict[dt.date, tuple[Reason, Callable[[], str]]]  # constraint date -> its reason
 
 
 def _complete_in(series: Series, state: _SeriesState) -> bool:
@@ -150,10 +150,10 @@ class _Engine:
         return self._rule_slot(series, state, rule, at)
 
     def _rule_slot(self, series: Series, state: _SeriesState, rule: DoseRule, at: dt.date) -> _Slot:
-        why: dict[str, tuple[Reason, str]] = {}
+        # Messages are built only for a dose that fails (lazily): this runs per dose per child.
         min_age = rule.min_age
         skip_series: str | None = None
-        extra: list[tuple[dt.date, str]] = []
+        extra: list[tuple[dt.date, Callable[[], str]]] = []
         alt = rule.when_incomplete
         if alt is not None:
             other = self.schedule.series[alt.series]
@@ -162,17 +162,17 @@ class _Engine:
                 min_age, skip_series = alt.min_age, alt.series
                 if other_state.valid:
                     last = other_state.valid[-1][0]
-                    extra.append(
-                        (
-                            alt.after_last.after(last),
-                            f"{alt.after_last} after the last {alt.series} dose",
-                        )
-                    )
+                    text = lambda a=alt: f"{a.after_last} after the last {a.series}"  # noqa: E731
+                    extra.append((alt.after_last.after(last), text))
         earliest = self.age(min_age)
-        why[earliest.isoformat()] = (
-            Reason.BEFORE_MINIMUM_AGE,
-            f"{series.name} dose {rule.dose} is given from the age of {min_age} ({earliest})",
-        )
+        why: dict[dt.date, tuple[Reason, Callable[[], str]]] = {
+            earliest: (
+                Reason.BEFORE_MINIMUM_AGE,
+                lambda m=min_age, e=earliest: (
+                    f"{series.name} dose {rule.dose} is given from the age of {m} ({e})"
+                ),
+            )
+        }
         for interval in rule.intervals:
             if interval.series is not None and interval.series == skip_series:
                 continue
@@ -180,21 +180,15 @@ class _Engine:
             if len(doses) < interval.from_dose:
                 continue
             base = doses[interval.from_dose - 1][0]
-            when = interval.minimum.after(base)
-            extra.append(
-                (
-                    when,
-                    f"{interval.minimum} after {interval.series or series.name} "
-                    f"dose {interval.from_dose} ({base})",
-                )
-            )
+            extra.append((interval.minimum.after(base),
+                          lambda i=interval, b=base: f"{i.minimum} after {i.series or series.name} "
+                          f"dose {i.from_dose} ({b})"))  # fmt: skip
         for when, text in extra:
             if when > earliest:
                 earliest = when
-            why.setdefault(
-                when.isoformat(),
-                (Reason.INTERVAL_TOO_SHORT, f"{series.name} dose {rule.dose}: at least {text}"),
-            )
+            if when not in why:
+                message = lambda t=text: f"{series.name} {rule.dose}: at least {t()}"  # noqa: E731
+                why[when] = (Reason.INTERVAL_TOO_SHORT, message)
         return _Slot(rule.dose, rule.products, earliest, rule.due_by.last_day(self.birth), why)
 
     def _regime_slot(self, series: Series, state: _SeriesState, at: dt.date) -> _Slot | None:
@@ -208,23 +202,19 @@ class _Engine:
         if count >= target:
             return None
         dose = count + 1
-        why: dict[str, tuple[Reason, str]] = {
-            start.isoformat(): (
+        why: dict[dt.date, tuple[Reason, Callable[[], str]]] = {
+            start: (
                 Reason.BEFORE_MINIMUM_AGE,
-                f"{series.name}: {regime.products} from {regime.age}",
-            )
+                lambda: f"{series.name}: {'/'.join(regime.products)} from {regime.age}",
+            )  # fmt: skip
         }
         earliest = start
         interval = regime.intervals.get(dose) if catch_up else regime.booster_interval
         if interval is not None and state.valid:
             when = interval.after(state.valid[-1][0])
-            why.setdefault(
-                when.isoformat(),
-                (
-                    Reason.INTERVAL_TOO_SHORT,
-                    f"{series.name} dose {dose}: at least {interval} after dose {count}",
-                ),
-            )
+            if when not in why:
+                gap = lambda: f"{series.name} {dose}: at least {interval} after {count}"  # noqa: E731
+                why[when] = (Reason.INTERVAL_TOO_SHORT, gap)
             earliest = max(earliest, when)
         standard = series.paths[0].doses
         due: DueBy = (
@@ -274,9 +264,11 @@ class _Engine:
                 f"{'/'.join(slot.products)}, not {dose.vaccine}",
             )
         if dose.date < slot.earliest:
-            binding = max((d for d in slot.why if d > dose.date.isoformat()), default=None)
-            reason, text = slot.why.get(binding or "", (Reason.INTERVAL_TOO_SHORT, "too early"))
-            return invalid(slot.dose, reason, text)
+            binding = max((d for d in slot.why if d > dose.date), default=None)
+            if binding is None:
+                return invalid(slot.dose, Reason.INTERVAL_TOO_SHORT, "too early")
+            reason, text = slot.why[binding]
+            return invalid(slot.dose, reason, text())
         blocked = self.live_block(dose.vaccine, dose.date)
         if blocked is not None:
             return invalid(

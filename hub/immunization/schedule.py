@@ -37,13 +37,17 @@ class Duration:
         return cls(int(match.group(1)), match.group(2))
 
     def after(self, day: dt.date) -> dt.date:
-        if self.unit == "d":
-            return day + dt.timedelta(days=self.amount)
-        months = self.amount * (12 if self.unit == "y" else 1)
-        return add_months(day, months)
+        return _after(self.amount, self.unit, day)
 
     def __str__(self) -> str:
         return f"{self.amount}{self.unit}"
+
+
+@lru_cache(maxsize=1 << 18)  # ages and intervals repeat across a population: hot in the recompute
+def _after(amount: int, unit: str, day: dt.date) -> dt.date:
+    if unit == "d":
+        return day + dt.timedelta(days=amount)
+    return add_months(day, amount * (12 if unit == "y" else 1))
 
 
 def add_months(day: dt.date, months: int) -> dt.date:

@@ -57,7 +57,9 @@ def sim() -> Iterator[str]:
 def _stats(url: str) -> dict[str, Any]:
     import httpx
 
-    out: dict[str, Any] = httpx.get(f"{url}/stats", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    out: dict[str, Any] = httpx.get(
+        f"{url}/stats", headers={"Authorization": f"Bearer {TOKEN}"}
+    ).json()
     return out
 
 
@@ -93,8 +95,12 @@ def test_notifications_applied_once_malformed_dead_lettered(db_url, sim, pulled)
 
 def test_open_tb_patients_have_the_category_and_closed_ones_do_not(db_url, sim, pulled):
     async def q(s: Any) -> tuple[set[int], set[int], set[int]]:
-        open_ = set(await s.scalars(select(TbEpisode.resident_id).where(TbEpisode.closed_on.is_(None))))
-        closed = set(await s.scalars(select(TbEpisode.resident_id).where(TbEpisode.closed_on.is_not(None))))
+        open_ = set(
+            await s.scalars(select(TbEpisode.resident_id).where(TbEpisode.closed_on.is_(None)))
+        )
+        closed = set(
+            await s.scalars(select(TbEpisode.resident_id).where(TbEpisode.closed_on.is_not(None)))
+        )
         tb = set(await s.scalars(select(ResidentCategory.resident_id).where(
             ResidentCategory.category == "TUBERCULOSIS")))  # fmt: skip
         return open_, closed, tb
@@ -129,7 +135,9 @@ def test_tb_first_visit_due_in_72_hours_overdue_after_fulfilled_by_a_visit(db_ur
     visited = _notify(db_url, "TB-T-VISITED", 80, 3)
 
     async def setup(s: Any) -> Team:
-        s.add(Organization(id="t-org", name="东城社区卫生服务中心", kind="CHC", region_code="330784"))
+        s.add(
+            Organization(id="t-org", name="东城社区卫生服务中心", kind="CHC", region_code="330784")
+        )
         await s.flush()
         team = Team(id="t-team", name="东城1组", organization_id="t-org")
         s.add(team)
@@ -157,4 +165,6 @@ def test_tb_first_visit_due_in_72_hours_overdue_after_fulfilled_by_a_visit(db_ur
         return list(rows)
 
     overdue = run(db_url, events)
-    assert overdue.count(str(late)) == 1 and str(visited) not in overdue and str(fresh) not in overdue
+    assert (
+        overdue.count(str(late)) == 1 and str(visited) not in overdue and str(fresh) not in overdue
+    )
