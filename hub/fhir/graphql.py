@@ -198,8 +198,7 @@ def instance_schema(type_name: str) -> GraphQLSchema:
 
 
 def _selections(selection_set: Any, data: dict[str, Any], fragments: dict[str, Any]) -> list[Any]:
-    """The field nodes that apply to `data` (fragments expanded; an inline fragment on a
-    resource type applies when `data` is that resource)."""
+    """The field nodes under a selection set, fragments expanded."""
     from graphql.language import FieldNode, FragmentSpreadNode, InlineFragmentNode
 
     out: list[Any] = []
@@ -209,9 +208,8 @@ def _selections(selection_set: Any, data: dict[str, Any], fragments: dict[str, A
         elif isinstance(sel, FragmentSpreadNode) and sel.name.value in fragments:
             out += _selections(fragments[sel.name.value].selection_set, data, fragments)
         elif isinstance(sel, InlineFragmentNode):
-            cond = sel.type_condition.name.value if sel.type_condition else None
-            if cond is None or cond not in repo.TYPES or data.get("resourceType") == cond:
-                out += _selections(sel.selection_set, data, fragments)
+            # the executor applied the type condition: fields it did not run are absent
+            out += _selections(sel.selection_set, data, fragments)
     return out
 
 
