@@ -89,8 +89,12 @@ class BudgetStore:
             lease.tokens -= amount
             return Charge(True, int(lease.shared + lease.tokens), per_minute)
         need = amount - lease.tokens
-        want = need + max(1.0, per_minute * LEASE_SHARE)
+        extra = per_minute * LEASE_SHARE
+        want = need + (extra if extra >= 1 else 0.0)  # a small budget: exactly what it needs
         got = await self._take(client_id, kind, need, want, per_minute, now)
+        if got is None and lease.tokens >= amount:  # a concurrent request leased meanwhile
+            lease.tokens -= amount
+            return Charge(True, int(lease.shared + lease.tokens), per_minute)
         if got is None:
             balance = await self._balance(client_id, kind, per_minute, now)
             wait = (need - balance) * 60.0 / max(per_minute, 1)
@@ -130,8 +134,11 @@ class BudgetStore:
                 row = (await conn.execute(statement)).first()
                 if row is not None:
                     return float(row.taken), float(row.tokens)
-                if attempt or not await self._create_row(conn, client_id, kind, per_minute, now):
+                if attempt:
                     return None
+                # no row yet, or too few tokens: create it (a concurrent request may just
+                # have), then try once more
+                await self._create_row(conn, client_id, kind, per_minute, now)
         return None
 
     async def _create_row(
