@@ -165,9 +165,8 @@ def generate(mothers: list[Mother], *, today: dt.date, seed: int, malformed: boo
                 "registered_week": week,
             },
         )
-        delivered = lmp + dt.timedelta(days=rng.randint(266, 290))
-        if delivered >= today:
-            delivered = None
+        due = lmp + dt.timedelta(days=rng.randint(266, 290))
+        delivered: dt.date | None = due if due < today else None
         for w in PRENATAL_WEEKS:
             day = lmp + dt.timedelta(weeks=w, days=rng.randint(0, 4))
             if day >= today or (delivered and day >= delivered) or rng.random() < 0.1:
@@ -193,9 +192,8 @@ def generate(mothers: list[Mother], *, today: dt.date, seed: int, malformed: boo
         babies = 2 if delivered_count % twin_every == 3 else 1
         feed.births += babies
         feed.twin_births += babies == 2
-        discharged = delivered + dt.timedelta(days=rng.randint(2, 5))
-        if discharged >= today:
-            discharged = None
+        left = delivered + dt.timedelta(days=rng.randint(2, 5))
+        discharged: dt.date | None = left if left < today else None
         birth_time = at(delivered, rng.randint(0, 23)) + dt.timedelta(minutes=rng.randint(0, 59))
         rec(
             "delivery",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -137,7 +138,7 @@ async def trigger_events(session: AsyncSession, resident_id: int) -> list[tuple[
     return out
 
 
-def pregnant_or_postpartum_ids(on: dt.date) -> Select[tuple[int]]:
+def pregnant_or_postpartum_ids(on: dt.date) -> Select[Any]:
     """The residents who are 孕产妇 on `on`, as a subquery for list filters."""
     return select(Pregnancy.resident_id).where(
         Pregnancy.deleted.is_(False),

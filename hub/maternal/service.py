@@ -80,19 +80,23 @@ async def prefetch(session: AsyncSession, commands: Sequence[Command]) -> Batch:
         }
     )
     if handbooks:
-        rows = await session.scalars(select(Pregnancy).where(Pregnancy.handbook_no.in_(handbooks)))
-        b.pregnancies = {p.handbook_no: p for p in rows}
+        found_p = await session.scalars(
+            select(Pregnancy).where(Pregnancy.handbook_no.in_(handbooks))
+        )
+        b.pregnancies = {p.handbook_no: p for p in found_p}
     if any(c.kind in VISIT_KINDS for c in commands):
-        rows = await session.scalars(
+        found_v = await session.scalars(
             select(MaternalVisit).where(MaternalVisit.source_record_id.in_(ids))
         )
-        b.visits = {v.source_record_id: v for v in rows}
+        b.visits = {v.source_record_id: v for v in found_v}
     if any(c.kind in EXAM_KINDS for c in commands):
-        rows = await session.scalars(select(ChildExam).where(ChildExam.source_record_id.in_(ids)))
-        b.exams = {e.source_record_id: e for e in rows}
+        found_e = await session.scalars(
+            select(ChildExam).where(ChildExam.source_record_id.in_(ids))
+        )
+        b.exams = {e.source_record_id: e for e in found_e}
     if certs:
-        rows = await session.scalars(select(Birth).where(Birth.certificate_no.in_(certs)))
-        b.births = {x.certificate_no: x for x in rows}
+        found_b = await session.scalars(select(Birth).where(Birth.certificate_no.in_(certs)))
+        b.births = {x.certificate_no: x for x in found_b}
     residents = {p.resident_id for p in b.pregnancies.values()}
     residents |= {x.child_resident_id for x in b.births.values()}
     found = await contracts.active_contracts(session, list(residents))
