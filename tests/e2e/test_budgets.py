@@ -237,3 +237,26 @@ def test_concurrent_first_requests_and_many_stores_share_one_bucket(db_url: str)
     first, admitted = asyncio.run(run())
     assert all(first)
     assert 30 <= admitted <= 31  # the bucket, plus what refilled while the test ran
+
+
+def test_budgets_are_set_from_the_command_line(db_url: str) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from hub.cli import app
+
+    def hub(*args: str) -> Any:
+        return CliRunner().invoke(app, [*args, "--database", db_url])
+
+    made = hub("client", "create", "cli-budgeted", "--scope", "residents:read",
+               "--rate", "600/min", "--cost", "100000/min")  # fmt: skip
+    assert made.exit_code == 0 and "rate=600/min cost=100000/min" in made.output, made.output
+    assert hub("client", "update", "cli-budgeted", "--rate", "10/s", "--no-introspection"
+               ).exit_code == 0  # fmt: skip
+    shown = json.loads(hub("client", "show", "cli-budgeted", "--json").output)
+    # 10/s is 600/min; the cost budget given at create stays
+    assert (shown["rate_per_minute"], shown["cost_per_minute"], shown["introspection"]) == (
+        600, 100000, False)
+    bad = hub("client", "update", "cli-budgeted", "--rate", "many")
+    assert bad.exit_code == 2 and "INVALID_BUDGET" in bad.output
