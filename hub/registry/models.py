@@ -72,7 +72,7 @@ class Resident(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     status: Mapped[str] = mapped_column(String(10), default=ResidentStatus.ACTIVE)
-    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id"))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id"), index=True)
     name: Mapped[str | None] = mapped_column(String(100))
     sex: Mapped[str | None] = mapped_column(String(1))  # GB/T 2261.1
     birth_date: Mapped[dt.date | None]

@@ -61,10 +61,13 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_resident_created_by_client_id"), ["created_by_client_id"]
         )
+        # "who was merged into this one" (FHIR Patient.link) without a scan
+        batch_op.create_index(batch_op.f("ix_resident_merged_into_id"), ["merged_into_id"])
 
 
 def downgrade() -> None:
     with op.batch_alter_table("resident", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_resident_merged_into_id"))
         batch_op.drop_index(batch_op.f("ix_resident_created_by_client_id"))
         batch_op.drop_column("created_by_client_id")
     with op.batch_alter_table("source_record", schema=None) as batch_op:
