@@ -8,12 +8,13 @@ atomic ``UPDATE … RETURNING`` (compare-and-set on the refilled balance; SQLite
 or PostgreSQL's row lock makes it atomic), then spends it locally without a query. So N
 processes together never spend more than the budget; at worst each holds a lease it has
 not used yet, and a client may be refused up to ``N × LEASE_SHARE`` of its allowance
-early. A lease older than ``LEASE_SECONDS`` is given up (not returned) and taken anew, so
-a changed limit takes effect within that time.
+early. Within a process one request at a time renews a bucket's lease; the others wait
+for it and spend what it brought. A changed limit applies from the next lease.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import math
 import time
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
     from hub.settings import Settings
 
 LEASE_SHARE = 0.02  # of a minute's allowance, per process and lease
-LEASE_SECONDS = 1.0
 RATE, COST = "rate", "cost"
 
 
@@ -78,31 +78,34 @@ class BudgetStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._leases: dict[tuple[int, str], _Lease] = {}
+        self._locks: dict[tuple[int, str], asyncio.Lock] = {}
 
     async def charge(self, client_id: int, kind: str, amount: int, per_minute: int) -> Charge:
         """Take ``amount`` tokens from the client's ``kind`` bucket holding ``per_minute``."""
-        lease = self._leases.setdefault((client_id, kind), _Lease())
-        now = time.time()
-        if now - lease.taken_at > LEASE_SECONDS:
-            lease.tokens = 0.0
-        if lease.tokens >= amount:
+        key = (client_id, kind)
+        lease = self._leases.setdefault(key, _Lease())
+        if lease.tokens >= amount:  # the hot path: no query, no lock
             lease.tokens -= amount
             return Charge(True, int(lease.shared + lease.tokens), per_minute)
-        need = amount - lease.tokens
-        extra = per_minute * LEASE_SHARE
-        want = need + (extra if extra >= 1 else 0.0)  # a small budget: exactly what it needs
-        got = await self._take(client_id, kind, need, want, per_minute, now)
-        if got is None and lease.tokens >= amount:  # a concurrent request leased meanwhile
-            lease.tokens -= amount
-            return Charge(True, int(lease.shared + lease.tokens), per_minute)
-        if got is None:
-            balance = await self._balance(client_id, kind, per_minute, now)
-            wait = (need - balance) * 60.0 / max(per_minute, 1)
-            return Charge(False, int(balance + lease.tokens), per_minute,
-                          retry_after=max(1, math.ceil(wait)))  # fmt: skip
-        taken, shared = got
-        lease.tokens, lease.taken_at, lease.shared = lease.tokens + taken - amount, now, shared
-        return Charge(True, int(shared + lease.tokens), per_minute)
+        # One renewal at a time per bucket in this process: concurrent requests wait for it
+        # and spend what it brought, rather than each leasing (and stranding) its own.
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            if lease.tokens >= amount:
+                lease.tokens -= amount
+                return Charge(True, int(lease.shared + lease.tokens), per_minute)
+            now = time.time()
+            need = amount - lease.tokens
+            extra = per_minute * LEASE_SHARE
+            want = need + (extra if extra >= 1 else 0.0)  # a small budget: just what it needs
+            got = await self._take(client_id, kind, need, want, per_minute, now)
+            if got is None:
+                balance = await self._balance(client_id, kind, per_minute, now)
+                wait = (need - balance) * 60.0 / max(per_minute, 1)
+                return Charge(False, int(balance + lease.tokens), per_minute,
+                              retry_after=max(1, math.ceil(wait)))  # fmt: skip
+            taken, shared = got
+            lease.tokens, lease.taken_at, lease.shared = lease.tokens + taken - amount, now, shared
+            return Charge(True, int(shared + lease.tokens), per_minute)
 
     def peek(self, client_id: int, kind: str, per_minute: int) -> Charge:
         """What is known locally of a bucket, without a query (for ``extensions.cost``)."""
