@@ -135,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))
     port = sock.getsockname()[1]
+    sock.listen(128)  # connections queue from now on, before the server loop starts
     print(f"cdc simulator listening on http://{args.host}:{port} ({len(feed)} notifications)",
           flush=True)  # fmt: skip
     uvicorn.Server(uvicorn.Config(create_app(state), log_level="warning")).run(sockets=[sock])

@@ -339,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))
     port = sock.getsockname()[1]
+    sock.listen(128)  # connections queue from now on, before the server loop starts
     server = uvicorn.Server(uvicorn.Config(create_app(state), log_level="warning"))
     s = state.stats()
     print(
