@@ -386,6 +386,16 @@ class Resident(Node):
 
         return await resident_forecast(info, self.row.id, self.row.birth_date, as_of)
 
+    @strawberry.field(description="TB episodes (结核病患者健康管理) from the CDC system.")
+    async def tuberculosis(
+        self, info: Info[Context, Any]
+    ) -> list[Annotated[TuberculosisEpisode, strawberry.lazy("schema.tuberculosis.types")]]:
+        if self.view != FULL:
+            return []
+        from schema.tuberculosis.types import resident_tuberculosis
+
+        return await resident_tuberculosis(info, self.row.id)
+
     @strawberry.field(description="FHIR R4B Patient.")
     async def fhir(self, info: Info[Context, Any]) -> JSON:
         if self.view != FULL:  # what the BASIC view shows, as a Patient
