@@ -112,13 +112,14 @@ async def record_subject(
     known = await repository.events_by_source_id(
         session, source, [v.event_id for v in command.vaccinations]
     )
-    added = 0
+    added, touched = 0, list[VaccinationEvent]()
     for v in command.vaccinations:
         event = known.get(v.event_id)
         if event is None:
             event = VaccinationEvent(source=source, source_event_id=v.event_id)
             session.add(event)
             added += 1
+        touched.append(event)
         event.resident_id = resident_id
         event.vaccine, event.local_code, event.product_name = (
             v.vaccine,
@@ -152,12 +153,18 @@ async def record_subject(
             organization_ids=[org] if org else [],
         )  # fmt: skip
     emitted = await mark_overdue(session, [resident_id], today or dt.date.today())
+    from hub.immunization.fulfilment import count_valid_doses  # a valid dose counts (履约)
+
+    delivered = await count_valid_doses(
+        session, principal, resident_id, child.resident.birth_date, touched, source=source
+    )
     return {
         "resident_id": resident_id,
         "guardian_resident_id": guardian_id,
         "doses": len(command.vaccinations),
         "new_doses": added,
         "overdue_events": emitted,
+        "deliveries": delivered,
         "outcome": child.outcome.value,
     }
 
