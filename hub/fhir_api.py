@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from hub.fhir import graphql, operations
+from hub.fhir import graphql, operations, writes
 from hub.fhir.routes import routes as _head
 from hub.fhir.routes import tail as _tail
 
 # operations before the generic /fhir/{type}/{id} routes
-routes = [*_head, *operations.routes, *graphql.routes(), *_tail]
+routes = [*_head, *operations.routes, *writes.routes, *graphql.routes(), *_tail]

@@ -17,16 +17,29 @@ def operation(name: str, definition: str, resource: str | None) -> None:
         OPERATIONS.append((name, definition, resource))
 
 
+# resource type -> the write interactions it serves (create, update: see hub.fhir.writes)
+WRITES: dict[str, list[str]] = {}
+
+
+def interaction(resource: str, code: str) -> None:
+    if code not in WRITES.setdefault(resource, []):
+        WRITES[resource].append(code)
+
+
 def capability_statement() -> dict[str, Any]:
     resources = []
     for td in TYPES.values():
         entry: dict[str, Any] = {
             "type": td.name,
-            "interaction": [{"code": "read"}, {"code": "search-type"}],
+            "interaction": [{"code": c} for c in ["read", "search-type", *WRITES.get(td.name, [])]],
             "versioning": "versioned",
             "conditionalRead": "not-match",
             "searchParam": [{"name": n, "type": p.type} for n, p in td.params.items()],
         }
+        if "create" in WRITES.get(td.name, []):
+            entry["conditionalCreate"] = True
+        if "update" in WRITES.get(td.name, []):
+            entry["updateCreate"] = False
         refs = [n for n, p in td.params.items() if p.type == "reference"]
         if refs:
             entry["searchInclude"] = [f"{td.name}:{n}" for n in refs]

@@ -12,16 +12,21 @@ FHIR_JSON = "application/fhir+json"
 class FhirError(Exception):
     """A request the facade refuses: ``status`` (4xx), FHIR issue ``code``, a message."""
 
-    def __init__(self, status: int, code: str, text: str) -> None:
+    def __init__(self, status: int, code: str, text: str, *, details: str | None = None) -> None:
         super().__init__(text)
-        self.status, self.code, self.text = status, code, text
+        self.status, self.code, self.text, self.details = status, code, text, details
 
 
-def outcome(status: int, code: str, text: str, **headers: str) -> JSONResponse:
-    body: dict[str, Any] = {
-        "resourceType": "OperationOutcome",
-        "issue": [{"severity": "error", "code": code, "diagnostics": text}],
-    }
+ERROR_SYSTEM = "urn:hub:error"  # the hub's error codes (INVALID_ID_NUMBER, …) in details
+
+
+def outcome(
+    status: int, code: str, text: str, details: str | None = None, **headers: str
+) -> JSONResponse:
+    issue: dict[str, Any] = {"severity": "error", "code": code, "diagnostics": text}
+    if details:
+        issue["details"] = {"coding": [{"system": ERROR_SYSTEM, "code": details}], "text": text}
+    body: dict[str, Any] = {"resourceType": "OperationOutcome", "issue": [issue]}
     return JSONResponse(body, status_code=status, media_type=FHIR_JSON, headers=headers or None)
 
 

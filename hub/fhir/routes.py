@@ -43,7 +43,7 @@ def fhir_endpoint(handler: Handler) -> Handler:
         try:
             return await handler(request)
         except FhirError as e:
-            return outcome(e.status, e.code, e.text)
+            return outcome(e.status, e.code, e.text, e.details)
         except DomainError as e:
             if e.code == "MISSING_SCOPE":
                 return outcome(403, "forbidden", e.message)
