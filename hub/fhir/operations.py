@@ -27,6 +27,7 @@ MATCH_GRADE = "http://hl7.org/fhir/StructureDefinition/match-grade"
 COMPARTMENT = (
     ("Group", "member"), ("Contract", "subject"), ("EpisodeOfCare", "patient"),
     ("ServiceRequest", "subject"), ("Task", "patient"), ("Appointment", "patient"),
+    ("Immunization", "patient"),
 )  # fmt: skip
 # the directory entries the record points at
 REFERRED = {"managingOrganization", "generalPractitioner", "team", "authority", "performer"}

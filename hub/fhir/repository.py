@@ -26,6 +26,7 @@ from hub.fhir import resources
 from hub.fhir.errors import invalid, not_supported
 from hub.fhir.params import Clause, DateValue, parse_date, parse_reference, parse_token
 from hub.ids import parse_int_id
+from hub.immunization.models import VaccinationEvent
 from hub.referrals import repository as referrals
 from hub.referrals.models import Booking, Capacity, Referral
 from hub.registry import idnumber
@@ -557,11 +558,37 @@ SCHEDULE: TypeDef = TypeDef(
     sorts={"_id": (Capacity.id, "int"), "date": (Capacity.date, "date")},
 )
 
+# -- immunizations (the doses given, from hub/immunization) ----------------------------------
+
+
+def _immunization_base(principal: Principal) -> Select[Any]:
+    """The doses of the residents this client may see (resident visibility)."""
+    visible = _patient_base(principal).with_only_columns(Resident.id)
+    return select(VaccinationEvent).where(VaccinationEvent.resident_id.in_(visible))
+
+
+IMMUNIZATION: TypeDef = TypeDef(
+    "Immunization",
+    VaccinationEvent.id,
+    "imm-",
+    _immunization_base,
+    resources.immunizations,
+    params={
+        "_id": _ids(lambda: IMMUNIZATION),
+        "patient": _reference({"Patient": lambda k: VaccinationEvent.resident_id == k}, "patient"),
+        "date": _date(VaccinationEvent.given_on),
+        "_lastUpdated": _date(VaccinationEvent.updated_at, instant=True),
+    },
+    sorts={"_id": (VaccinationEvent.id, "int"), "date": (VaccinationEvent.given_on, "date")},
+    scope=Scope.RESIDENTS_READ,
+    resident=lambda e: e.resident_id,
+)
+
 TYPES: dict[str, TypeDef] = {
     t.name: t
     for t in (
         PATIENT, GROUP, ORGANIZATION, PRACTITIONER, PRACTITIONER_ROLE, CARE_TEAM, CONTRACT,
-        EPISODE_OF_CARE, SERVICE_REQUEST, TASK, APPOINTMENT, SCHEDULE,
+        EPISODE_OF_CARE, SERVICE_REQUEST, TASK, APPOINTMENT, SCHEDULE, IMMUNIZATION,
     )
 }  # fmt: skip
 

@@ -24,6 +24,7 @@ from hub.registry import repository as registry
 from mappings import contract as fhir_contract
 from mappings import directory as fhir_directory
 from mappings import infrastructure
+from mappings.immunization import fhir as fhir_immunization
 from mappings.patient import patient
 from mappings.referral import service_request
 
@@ -176,3 +177,7 @@ async def appointments(ctx: BuildContext, rows: Sequence[Any]) -> list[Resource]
 
 async def schedules(ctx: BuildContext, rows: Sequence[Any]) -> list[Resource]:
     return [infrastructure.schedule(c) for c in rows]
+
+
+async def immunizations(ctx: BuildContext, rows: Sequence[Any]) -> list[Resource]:
+    return [fhir_immunization.immunization(e) for e in rows]
