@@ -248,11 +248,12 @@ def test_a_response_over_the_cap_is_an_error(db_url: str) -> None:
     from hub.app import build_hub, create_app
     from hub.settings import Settings
 
-    hub = build_hub(Settings(max_response_bytes=100), database_url=db_url)
+    # `{ __typename }` with its extensions.cost is ~130 bytes; 25 aliases are ~450
+    hub = build_hub(Settings(max_response_bytes=250), database_url=db_url)
     with LiveServer(create_app(hub)) as server:
         small = Api(server.url, create_client_token(db_url, "cap", ["admin"]))
         assert small("{ __typename }")
-        fields = " ".join(f"a{i}: __typename" for i in range(20))
+        fields = " ".join(f"a{i}: __typename" for i in range(25))
         response = small.raw(f"{{ {fields} }}")
         assert response.status_code == 200
         assert response.json() == {
