@@ -185,11 +185,11 @@ def disable(
 
 @adapters_app.command("run")
 def run_adapter(
-    name: Annotated[str, typer.Argument(help="his or maternal")],
+    name: Annotated[str, typer.Argument(help="his, maternal, immunization or cdc")],
     host: Annotated[str | None, typer.Option(help="Listen address (HUB_HIS_MLLP_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (HUB_HIS_MLLP_PORT).")] = None,
     until_idle: Annotated[
-        bool, typer.Option("--until-idle", help="maternal: stop once the source has nothing newer.")
+        bool, typer.Option("--until-idle", help="pull adapters: stop once the source has nothing newer.")
     ] = False,
     database: DatabaseOpt = None,
 ) -> None:
