@@ -189,7 +189,7 @@ def run_adapter(
     host: Annotated[str | None, typer.Option(help="Listen address (HUB_HIS_MLLP_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (HUB_HIS_MLLP_PORT).")] = None,
     until_idle: Annotated[
-        bool, typer.Option("--until-idle", help="pull adapters: stop once the source has nothing newer.")
+        bool, typer.Option("--until-idle", help="pull adapters: stop when nothing is newer.")
     ] = False,
     database: DatabaseOpt = None,
 ) -> None:
