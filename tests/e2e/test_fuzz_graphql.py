@@ -111,6 +111,7 @@ def _fuzz(operation: Any, examples: int, send: Any, receiver: str,
     run()
 
 
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 def test_no_operation_breaks_the_server_or_the_schema(
     fuzz_schema: Any, fuzz_target: tuple[LiveServer, str], receiver: str
 ) -> None:
