@@ -194,10 +194,12 @@ def test_linkage_compact_empties_the_recent_keys(db_url: str, tmp_path: Path) ->
     assert code == 0, output
     result = CliRunner().invoke(app, ["linkage", "compact", "--database", db_url])
     assert result.exit_code == 0, result.output
-    moved = int(result.output.split()[1].replace(",", ""))
+    # (the runner's output may carry log lines other servers in this process write meanwhile)
+    line = next(ln for ln in result.output.splitlines() if ln.startswith("merged "))
+    moved = int(line.split()[1].replace(",", ""))
     assert moved > 10  # three people's keys, all still recent after a small run
     again = CliRunner().invoke(app, ["linkage", "compact", "--database", db_url])
-    assert again.output.startswith("merged 0 ")
+    assert any(ln.startswith("merged 0 ") for ln in again.output.splitlines())
     # Still linked through the merged keys: the same person again links to them.
     more = tmp_path / "more.jsonl"
     more.write_text(json.dumps({"source": "vendor", "source_id": "C-9", "name": "胡建华",
