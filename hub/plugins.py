@@ -6,6 +6,7 @@ them, and reports its state. `hub.app` lists the plugins; no adapter imports `hu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from hub.logs import get_logger
@@ -51,3 +52,31 @@ async def stop_plugins(hub: Hub) -> None:
     for plugin in reversed(hub.plugins):
         if plugin.name in started:
             await plugin.stop(hub)
+
+
+class PullPlugin:
+    """A pull adapter (maternal, immunization, cdc): enabled when its source URL is set;
+    its runner starts with the server and stops with it."""
+
+    def __init__(
+        self, name: str, runner: Callable[[Hub], Any], url: Callable[[], str | None]
+    ) -> None:
+        self.name, self._runner, self._url = name, runner, url
+
+    def enabled(self, hub: Hub) -> bool:
+        return bool(self._url())
+
+    async def start(self, hub: Hub) -> None:
+        runner = self._runner(hub)
+        hub.extras[self.name] = runner
+        await runner.start()
+
+    async def stop(self, hub: Hub) -> None:
+        runner = hub.extras.pop(self.name, None)
+        if runner is not None:
+            await runner.stop()
+
+    def status(self, hub: Hub) -> dict[str, Any]:
+        runner = hub.extras.get(self.name)
+        return {"running": runner is not None, "url": self._url(),
+                "pulled": getattr(runner, "pulled", 0)}  # fmt: skip

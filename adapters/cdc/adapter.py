@@ -25,6 +25,7 @@ from adapters.runtime.worker import Loop, Switch, retry_step
 from hub.access.principal import system
 from hub.errors import DomainError
 from hub.logs import get_logger
+from hub.plugins import PullPlugin
 from hub.tuberculosis.service import Notification, apply_notification, mark_overdue
 
 if TYPE_CHECKING:
@@ -163,29 +164,7 @@ class CdcRunner:
         return {"pulled": self.pulled, "requests": self.client.requests}
 
 
-class CdcPlugin:
-    name = NAME
-
-    def enabled(self, hub: Hub) -> bool:
-        return bool(get_cdc_settings().url)
-
-    async def start(self, hub: Hub) -> None:
-        runner = CdcRunner(hub)
-        hub.extras[NAME] = runner
-        await runner.start()
-
-    async def stop(self, hub: Hub) -> None:
-        runner = hub.extras.pop(NAME, None)
-        if runner is not None:
-            await runner.stop()
-
-    def status(self, hub: Hub) -> dict[str, Any]:
-        runner = hub.extras.get(NAME)
-        return {"running": runner is not None, "url": get_cdc_settings().url,
-                "pulled": getattr(runner, "pulled", 0)}  # fmt: skip
-
-
-plugin = CdcPlugin()
+plugin = PullPlugin(NAME, CdcRunner, lambda: get_cdc_settings().url)
 
 
 async def run(hub: Hub, *, until_idle: bool = False) -> None:

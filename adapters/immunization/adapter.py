@@ -26,6 +26,7 @@ from adapters.runtime.process import Item, ingest
 from adapters.runtime.types import Backoff, Pulled
 from adapters.runtime.worker import Loop, Switch, retry_step
 from hub.logs import get_logger
+from hub.plugins import PullPlugin
 
 if TYPE_CHECKING:
     from hub.core import Hub
@@ -160,34 +161,7 @@ class ImmunizationRunner:
         }
 
 
-class ImmunizationPlugin:
-    """The immunization adapter as the hub runs it (hub.plugins.Plugin)."""
-
-    name = NAME
-
-    def enabled(self, hub: Hub) -> bool:
-        return bool(get_immunization_settings().url)
-
-    async def start(self, hub: Hub) -> None:
-        runner = ImmunizationRunner(hub)
-        hub.extras[NAME] = runner
-        await runner.start()
-
-    async def stop(self, hub: Hub) -> None:
-        runner = hub.extras.pop(NAME, None)
-        if runner is not None:
-            await runner.stop()
-
-    def status(self, hub: Hub) -> dict[str, Any]:
-        runner = hub.extras.get(NAME)
-        return {
-            "running": runner is not None,
-            "url": get_immunization_settings().url,
-            "pulled": getattr(runner, "pulled", 0),
-        }
-
-
-plugin = ImmunizationPlugin()
+plugin = PullPlugin(NAME, ImmunizationRunner, lambda: get_immunization_settings().url)
 
 
 async def run(hub: Hub, *, until_idle: bool = False) -> None:

@@ -22,6 +22,7 @@ from adapters.runtime.process import Item, ingest
 from adapters.runtime.types import Backoff, Pulled
 from adapters.runtime.worker import Loop, Switch, dispatch_step, retry_step, send_step
 from hub.logs import get_logger
+from hub.plugins import PullPlugin
 
 if TYPE_CHECKING:
     from hub.core import Hub
@@ -160,34 +161,7 @@ class MaternalRunner:
                 logger.warning("maternal.send_failed", error=type(err).__name__)
 
 
-class MaternalPlugin:
-    """The maternal-child adapter as the hub runs it (hub.plugins.Plugin)."""
-
-    name = NAME
-
-    def enabled(self, hub: Hub) -> bool:
-        return bool(get_maternal_settings().url)
-
-    async def start(self, hub: Hub) -> None:
-        runner = MaternalRunner(hub)
-        hub.extras[NAME] = runner
-        await runner.start()
-
-    async def stop(self, hub: Hub) -> None:
-        runner = hub.extras.pop(NAME, None)
-        if runner is not None:
-            await runner.stop()
-
-    def status(self, hub: Hub) -> dict[str, Any]:
-        runner = hub.extras.get(NAME)
-        return {
-            "running": runner is not None,
-            "url": get_maternal_settings().url,
-            "pulled": getattr(runner, "pulled", 0),
-        }
-
-
-plugin = MaternalPlugin()
+plugin = PullPlugin(NAME, MaternalRunner, lambda: get_maternal_settings().url)
 
 
 async def run(hub: Hub, *, until_idle: bool = False) -> None:
