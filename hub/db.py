@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, event
+from sqlalchemy import JSON, DateTime, MetaData, event, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -98,9 +98,17 @@ class Database:
         return self.url.startswith("sqlite")
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: committed on success, rolled back on any error."""
+    async def transaction(self, *, immediate: bool = False) -> AsyncIterator[AsyncSession]:
+        """One unit of work: committed on success, rolled back on any error.
+
+        `immediate`: on SQLite, take the write lock before the first read (BEGIN IMMEDIATE).
+        A long unit that reads a lot before it writes (an uploaded list) otherwise finds at
+        its first write that another writer committed since its snapshot, and SQLite fails it
+        at once ("database is locked") instead of waiting; with the lock taken first, other
+        writers wait for it (busy_timeout) instead."""
         async with self.sessions() as session, session.begin():
+            if immediate and self.is_sqlite:
+                await session.execute(text("BEGIN IMMEDIATE"))
             yield session
 
     @asynccontextmanager

@@ -44,13 +44,16 @@ class Context:
             self.loaders[name] = DataLoader(load_fn=load)
         return self.loaders[name]
 
-    async def write(self, fn: Callable[[AsyncSession], Awaitable[T]]) -> tuple[T | None, list[Any]]:
-        """Run a mutation in its own transaction: (result, []) or (None, userErrors)."""
+    async def write(
+        self, fn: Callable[[AsyncSession], Awaitable[T]], *, immediate: bool = False
+    ) -> tuple[T | None, list[Any]]:
+        """Run a mutation in its own transaction: (result, []) or (None, userErrors).
+        `immediate`: a long unit of work that reads much before it writes (Database.transaction)."""
         from hub.errors import DomainError
         from schema.errors import user_errors
 
         try:
-            async with self.lock, self.hub.db.transaction() as session:
+            async with self.lock, self.hub.db.transaction(immediate=immediate) as session:
                 return await fn(session), []
         except DomainError as e:
             return None, user_errors(e)

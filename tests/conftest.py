@@ -26,6 +26,9 @@ from hub.migrate import upgrade
 os.environ.setdefault("HUB_GC_THRESHOLD", "0")
 # The tests' webhook receivers listen on 127.0.0.1 (refused by default: SSRF guard).
 os.environ.setdefault("HUB_EVENTS_WEBHOOK_ALLOW_PRIVATE", "true")
+# Every in-process hub listens for HIS MLLP on a port of its own (0: the OS picks one), so
+# servers started one after another never contend for 2575.
+os.environ.setdefault("HUB_HIS_MLLP_PORT", "0")
 
 PG_URL = os.environ.get("HUB_TEST_POSTGRES_URL")
 ENGINES = ["sqlite", "postgres"]

@@ -60,6 +60,10 @@ def _aware(value: dt.datetime) -> dt.datetime:
 
 
 def local_day(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    if not dt.date(1900, 1, 1) <= day <= dt.date(9998, 12, 30):
+        # the local day's bounds in UTC must exist (0001-01-01 00:00+08:00 does not)
+        raise InvalidInput(f"{day.isoformat()} is outside the dates a clinic day can have.",
+                           field="date", code="DATE_OUT_OF_RANGE")  # fmt: skip
     start = dt.datetime.combine(day, dt.time(), LOCAL)
     return start, start + dt.timedelta(days=1)
 

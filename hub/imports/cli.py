@@ -33,7 +33,7 @@ def _run_import(database: str | None, kind: str, file: Path, **kw: Any) -> None:
     async def run() -> Any:
         hub = build_hub(database_url=_url(database))
         try:
-            async with hub.db.transaction() as session:
+            async with hub.db.transaction(immediate=True) as session:
                 data = files.read(file)
                 if kind == "low-income":
                     from hub.imports.low_income import import_low_income

@@ -33,7 +33,7 @@ async def upload(request: Request) -> Response:
         from hub.imports.service import upload as run_upload
 
         data = await request.body()
-        async with hub.db.transaction() as session:
+        async with hub.db.transaction(immediate=True) as session:
             result = await run_upload(
                 session, hub.registry, request.scope["principal"], kind,
                 region=q.get("region", ""), month=q.get("month"),

@@ -58,7 +58,7 @@ async def _run(info: Info[Context, Any], kind: str, input: ImportListInput) -> I
         return await upload(session, ctx.hub.registry, ctx.principal, kind, region=input.region,
                             month=input.month, name=input.file_name, data=data)  # fmt: skip
 
-    result, errors = await ctx.write(work)
+    result, errors = await ctx.write(work, immediate=True)
     if result is None:
         return ImportListPayload(summary=None, rows=0, imported=0, households=0,
                                  new_residents=0, ended=0, rejected_rows=[],

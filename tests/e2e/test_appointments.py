@@ -227,6 +227,14 @@ def test_bad_ids_are_typed_errors(team_api: Api) -> None:
     assert gone["userErrors"][0]["code"] == "NOT_FOUND"
 
 
+def test_a_day_whose_bounds_do_not_exist_is_a_typed_error(
+    team_api: Api, world: dict[str, Any]
+) -> None:
+    body = team_api.raw("""query($t: ID!) { freeSlots(teamId: $t, date: "0001-01-01") { id } }""",
+                        {"t": gid("Team", world["team"])}).json()  # fmt: skip
+    assert body["errors"][0]["extensions"]["code"] == "DATE_OUT_OF_RANGE", body
+
+
 def test_every_region_reads_its_appointment_rules_from_its_policy() -> None:
     from hub.contracts.policy import _presets
 

@@ -286,11 +286,6 @@ def test_an_operator_uploads_the_list_over_http(
 ) -> None:
     import httpx
 
-    if db_url.startswith("sqlite"):
-        # Known issue (closing note): on SQLite the upload's long write transaction can meet
-        # a concurrent budget/audit write and fail with "database is locked" (500).
-        pytest.skip("SQLite: upload transaction vs concurrent writers (known issue)")
-
     from hub.app import build_hub, create_app
 
     town = locality(people[0].address_text)[0]  # type: ignore[index]
