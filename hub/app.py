@@ -63,11 +63,13 @@ def create_app(hub: Hub | None = None) -> Starlette:
     graphql = HubGraphQL(hub)
     from adapters.runtime.metrics import route as metrics_route
     from hub.fhir_api import routes as fhir_routes
+    from hub.health import routes as health_routes
     from hub.reports.routes import routes as report_routes
 
     app = Starlette(routes=[Route("/health", health), Route("/graphql", graphql,
                                                             methods=["GET", "POST"]),
                             WebSocketRoute("/graphql", graphql),  # subscriptions
+                            *health_routes(hub),  # /healthz, /readyz
                             *fhir_routes, metrics_route(hub), *report_routes()],
                     lifespan=lifespan)
     app.state.hub = hub

@@ -18,7 +18,8 @@ class Authenticate:
     """Pure ASGI middleware: every API request carries `Authorization: Bearer <token>`."""
 
     # The dashboard's page and scripts hold no data (it asks for a token, then calls /graphql).
-    OPEN_PATHS = ("/health", "/dashboard", "/dashboard/app.js", "/dashboard/echarts.min.js")
+    OPEN_PATHS = ("/health", "/healthz", "/readyz",  # probes (hub.health): no data
+                  "/dashboard", "/dashboard/app.js", "/dashboard/echarts.min.js")
 
     def __init__(self, app: ASGIApp, hub: Hub) -> None:
         self.app = app

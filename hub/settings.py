@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     sms_sender: str = "file:var/sms.log"
     resident_code_minutes: int = 10
     resident_token_minutes: int = 30
+    # Probes (hub.health): /readyz fails when the database does not answer within this many
+    # seconds, or when an adapter's oldest waiting message is older than the lag limit
+    # (0: lag is reported, never unready).
+    ready_timeout_seconds: float = 2.0
+    ready_max_adapter_lag_seconds: float = 0.0
 
 
     def sanitized(self) -> dict[str, object]:
