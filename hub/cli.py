@@ -71,13 +71,38 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (HUB_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (HUB_PORT).")] = None,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    no_adapters: Annotated[
+        bool,
+        typer.Option(
+            "--no-adapters",
+            help="API only: start no adapter here (run them with "
+            "`hub adapters run NAME` as workers of their own).",
+        ),
+    ] = False,
+    migrate_first: Annotated[
+        bool,
+        typer.Option(
+            "--migrate",
+            help="Upgrade the schema first (alembic upgrade heads); "
+            "processes starting together run it once, the others wait.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the GraphQL API (and start the adapters that are enabled)."""
+    import os
+
     import uvicorn
 
     from hub.settings import get_settings
 
+    if no_adapters:  # the workers uvicorn spawns read the same environment
+        os.environ["HUB_ADAPTERS_ENABLED"] = "false"
+        get_settings.cache_clear()
     s = get_settings()
+    if migrate_first:
+        from hub.migrate import upgrade
+
+        upgrade(s.database_url)
     uvicorn.run(
         "hub.app:create_app",
         factory=True,

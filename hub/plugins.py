@@ -40,6 +40,9 @@ class Plugin(Protocol):
 
 
 async def start_plugins(hub: Hub) -> None:
+    if not getattr(hub.settings, "adapters_enabled", True):  # `hub serve --no-adapters`
+        log.info("plugins.off", reason="adapters_enabled=false")
+        return
     for plugin in hub.plugins:
         if plugin.enabled(hub):
             await plugin.start(hub)

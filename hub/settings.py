@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     his_mllp_port: int = 2575
     his_default_encoding: str = "utf-8"
     his_enabled: bool = True
+    # false (`hub serve --no-adapters`): an API-only process; no adapter starts in it
+    adapters_enabled: bool = True
     # Where the policies live (None = the shipped presets)
     policy_dir: Path | None = None
     # Which source wins a golden-record field is the `source_system` table's trust
