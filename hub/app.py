@@ -62,6 +62,7 @@ def create_app(hub: Hub | None = None) -> Starlette:
 
     graphql = HubGraphQL(hub)
     from adapters.runtime.metrics import route as metrics_route
+    from hub.access.oauth_routes import routes as oauth_routes
     from hub.fhir_api import routes as fhir_routes
     from hub.health import routes as health_routes
     from hub.reports.routes import routes as report_routes
@@ -70,7 +71,8 @@ def create_app(hub: Hub | None = None) -> Starlette:
                                                             methods=["GET", "POST"]),
                             WebSocketRoute("/graphql", graphql),  # subscriptions
                             *health_routes(hub),  # /healthz, /readyz
-                            *fhir_routes, metrics_route(hub), *report_routes()],
+                            *oauth_routes, *fhir_routes, metrics_route(hub),
+                            *report_routes()],
                     lifespan=lifespan)
     app.state.hub = hub
     # outermost: body size and shape are checked before a token is looked up

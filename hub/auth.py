@@ -19,7 +19,10 @@ class Authenticate:
 
     # The dashboard's page and scripts hold no data (it asks for a token, then calls /graphql).
     OPEN_PATHS = ("/health", "/healthz", "/readyz",  # probes (hub.health): no data
-                  "/dashboard", "/dashboard/app.js", "/dashboard/echarts.min.js")
+                  "/dashboard", "/dashboard/app.js", "/dashboard/echarts.min.js",
+                  # OAuth for resident apps (hub.access.oauth_routes): public clients, no bearer
+                  "/oauth/authorize", "/oauth/token", "/oauth/revoke",
+                  "/.well-known/smart-configuration", "/fhir/.well-known/smart-configuration")
 
     def __init__(self, app: ASGIApp, hub: Hub) -> None:
         self.app = app

@@ -500,6 +500,26 @@ def client_update(
     typer.echo(_in_session(database, work))
 
 
+@client_app.command("oauth")
+def client_oauth(
+    name: str,
+    redirect_uri: Annotated[
+        list[str],
+        typer.Option("--redirect-uri", help="Where codes may be sent (repeat for several)."),
+    ],
+    database: DatabaseOpt = None,
+) -> None:
+    """Register a residents:delegate client as an OAuth 2.0 public app (SMART standalone
+    launch, PKCE S256): its client_id is NAME; each --redirect-uri replaces the list."""
+    from hub.access.oauth import register
+
+    async def work(session: Any) -> str:
+        app = await register(session, name, redirect_uri)
+        return f"client_id={name} redirect_uris={' '.join(app.redirect_uris)}"
+
+    typer.echo(_in_session(database, work))
+
+
 def _source_dict(row: Any) -> dict[str, Any]:
     return {
         "key": row.key,

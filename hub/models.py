@@ -3,6 +3,7 @@
 from hub.access.models import AuditEvent, Client
 from hub.access.budgets import ClientBudget  # noqa: F401
 from hub.access.audit import AuditChainHead  # noqa: F401
+from hub.access.oauth import OAuthApp, OAuthCode  # noqa: F401
 from hub.access.resident_tokens import ResidentLogin, ResidentToken  # noqa: F401
 from hub.appointments.models import Appointment, AppointmentSlot, ClinicSession  # noqa: F401
 from hub.contracts.models import (

@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     sms_sender: str = "file:var/sms.log"
     resident_code_minutes: int = 10
     resident_token_minutes: int = 30
+    # one-time codes sent per person (ID number) and per vendor client within the window
+    # (hub.access.budgets token buckets; 0 = unlimited); over it: LOGIN_RATE_LIMITED
+    resident_codes_per_person: int = 5
+    resident_codes_per_client: int = 600
+    resident_code_window_minutes: int = 60
+    # OAuth 2.0 authorization codes (hub.access.oauth) live this long, used once
+    oauth_code_seconds: int = 60
     # Probes (hub.health): /readyz fails when the database does not answer within this many
     # seconds, or when an adapter's oldest waiting message is older than the lag limit
     # (0: lag is reported, never unready).

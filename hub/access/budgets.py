@@ -72,16 +72,34 @@ class _Lease:
     shared: float = 0.0  # the shared row's balance when the lease was taken
 
 
-class BudgetStore:
-    """Charges clients' buckets; one per process (``budgets_of(hub)``)."""
+class LoginBudget(Base):
+    """A token bucket of one subject of resident logins (a hashed ID number, see
+    hub.access.resident_tokens): one-time codes sent for it, whoever asks."""
 
-    def __init__(self, db: Database) -> None:
+    __tablename__ = "login_budget"
+
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    taken: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class BudgetStore:
+    """Charges clients' buckets; one per process (``budgets_of(hub)``). ``model``/``key``:
+    the table and its subject column (``login_budget``/``subject`` for resident logins)."""
+
+    def __init__(self, db: Database, model: Any = None, key: str = "client_id") -> None:
         self.db = db
+        self.model: Any = model or ClientBudget
+        self.key = key
         self._leases: dict[tuple[int, str], _Lease] = {}
         self._locks: dict[tuple[int, str], asyncio.Lock] = {}
 
-    async def charge(self, client_id: int, kind: str, amount: int, per_minute: int) -> Charge:
-        """Take ``amount`` tokens from the client's ``kind`` bucket holding ``per_minute``."""
+    async def charge(self, client_id: Any, kind: str, amount: int, per_minute: int,
+                     window: float = 60.0) -> Charge:  # fmt: skip
+        """Take ``amount`` tokens from the client's ``kind`` bucket holding ``per_minute``
+        (an allowance that refills over ``window`` seconds, a minute unless told)."""
         key = (client_id, kind)
         lease = self._leases.setdefault(key, _Lease())
         if lease.tokens >= amount:  # the hot path: no query, no lock
@@ -97,10 +115,10 @@ class BudgetStore:
             need = amount - lease.tokens
             extra = per_minute * LEASE_SHARE
             want = need + (extra if extra >= 1 else 0.0)  # a small budget: just what it needs
-            got = await self._take(client_id, kind, need, want, per_minute, now)
+            got = await self._take(client_id, kind, need, want, per_minute, now, window)
             if got is None:
-                balance = await self._balance(client_id, kind, per_minute, now)
-                wait = (need - balance) * 60.0 / max(per_minute, 1)
+                balance = await self._balance(client_id, kind, per_minute, now, window)
+                wait = (need - balance) * window / max(per_minute, 1)
                 return Charge(False, int(balance + lease.tokens), per_minute,
                               retry_after=max(1, math.ceil(wait)))  # fmt: skip
             taken, shared = got
@@ -115,19 +133,26 @@ class BudgetStore:
         return Charge(True, int(lease.shared + lease.tokens), per_minute)
 
     async def _take(
-        self, client_id: int, kind: str, need: float, want: float, per_minute: int, now: float
+        self,
+        client_id: Any,
+        kind: str,
+        need: float,
+        want: float,
+        per_minute: int,
+        now: float,
+        window: float = 60.0,
     ) -> tuple[float, float] | None:
         """Atomically take between ``need`` and ``want`` tokens: (taken, left) or None."""
-        table: Any = ClientBudget.__table__
+        table: Any = self.model.__table__
         b = table.c
-        rate = per_minute / 60.0
+        rate = per_minute / window
         elapsed = case((b.updated_at < now, literal(now) - b.updated_at), else_=0.0)
         refilled = b.tokens + elapsed * rate
         avail = case((refilled > per_minute, float(per_minute)), else_=refilled)
         take = case((avail > want, want), else_=avail)
         statement = (
             update(table)
-            .where(b.client_id == client_id, b.kind == kind, avail >= need)
+            .where(b[self.key] == client_id, b.kind == kind, avail >= need)
             .values(tokens=avail - take, taken=take,
                     updated_at=case((b.updated_at < now, now), else_=b.updated_at))
             .returning(b.taken, b.tokens)
@@ -145,27 +170,28 @@ class BudgetStore:
         return None
 
     async def _create_row(
-        self, conn: AsyncConnection, client_id: int, kind: str, per_minute: int, now: float
+        self, conn: AsyncConnection, client_id: Any, kind: str, per_minute: int, now: float
     ) -> bool:
         """A full bucket for a client seen for the first time; False when it exists."""
-        values = dict(client_id=client_id, kind=kind, tokens=float(per_minute), taken=0.0,
-                      updated_at=now)  # fmt: skip
+        values = {self.key: client_id, "kind": kind, "tokens": float(per_minute), "taken": 0.0,
+                  "updated_at": now}  # fmt: skip
         if conn.dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-        result = await conn.execute(insert(ClientBudget).values(**values).on_conflict_do_nothing())
+        result = await conn.execute(insert(self.model).values(**values).on_conflict_do_nothing())
         return bool(result.rowcount)
 
-    async def _balance(self, client_id: int, kind: str, per_minute: int, now: float) -> float:
+    async def _balance(self, client_id: Any, kind: str, per_minute: int, now: float,
+                       window: float = 60.0) -> float:  # fmt: skip
         async with self.db.engine.connect() as conn:
             row = (await conn.execute(
-                select(ClientBudget.tokens, ClientBudget.updated_at)
-                .where(ClientBudget.client_id == client_id, ClientBudget.kind == kind)
+                select(self.model.tokens, self.model.updated_at)
+                .where(getattr(self.model, self.key) == client_id, self.model.kind == kind)
             )).first()  # fmt: skip
         if row is None:
             return float(per_minute)
-        refilled = row.tokens + max(0.0, now - row.updated_at) * per_minute / 60
+        refilled = row.tokens + max(0.0, now - row.updated_at) * per_minute / window
         return float(min(float(per_minute), refilled))
 
 
@@ -174,6 +200,14 @@ def budgets_of(hub: Any) -> BudgetStore:
     store = hub.extras.get("budgets")
     if store is None:
         store = hub.extras["budgets"] = BudgetStore(hub.db)
+    return store  # type: ignore[no-any-return]
+
+
+def login_budgets_of(hub: Any) -> BudgetStore:
+    """The process's store of resident-login buckets (per person, ``login_budget``)."""
+    store = hub.extras.get("login_budgets")
+    if store is None:
+        store = hub.extras["login_budgets"] = BudgetStore(hub.db, LoginBudget, "subject")
     return store  # type: ignore[no-any-return]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from hub.errors import MissingScope
 
@@ -37,6 +38,9 @@ class Principal:
     # A resident-scoped token (a signing app acting for one resident): that resident and
     # those they are guardian of, nobody else, whatever the client's own bindings.
     resident_ids: tuple[int, ...] = ()
+    # an OAuth-issued resident token's SMART patient scopes (hub.access.smart.SmartScopes):
+    # /fhir reads only the resource types they name; None = no SMART narrowing
+    smart: Any = None
     # budgets (hub.access.budgets): None = the settings' default; 0 = unlimited
     rate_per_minute: int | None = None
     cost_per_minute: int | None = None

@@ -11,13 +11,15 @@ it holds at once in every process.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, or_, select, update
+from sqlalchemy import JSON, ForeignKey, Index, String, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -63,6 +65,9 @@ class ResidentToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime]
     revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    # granted SMART scopes of a token issued through OAuth (hub.access.oauth); None: a
+    # GraphQL login's token, with the vendor's delegable scopes
+    scope: Mapped[str | None] = mapped_column(String(1000), default=None)
 
     __table_args__ = (Index("ix_resident_token_resident", "resident_id", "client_id"),)
 
@@ -103,17 +108,13 @@ async def _find(session: AsyncSession, id_number: str, name: str) -> tuple[int, 
     """The active resident with this ID number and name, and a phone on the record."""
     from hub.registry import idnumber
     from hub.registry import repository as registry
-    from hub.registry.models import Resident, ResidentStatus
+    from hub.registry.models import ResidentStatus
 
     number = idnumber.parse(id_number)
     if not number.valid:
         return None  # the same answer as for a valid number nobody holds
     canonical = number.value
-    ids = await registry.by_identifier(session, "ID_CARD", canonical)
-    if not ids:
-        ids = list(
-            await session.scalars(select(Resident.id).where(Resident.id_number == canonical))
-        )
+    ids = await registry.by_identifier(session, "ID_CARD", canonical)  # HMAC index
     for r in (await registry.get_many(session, ids)).values():
         if (
             r.status == ResidentStatus.ACTIVE
@@ -124,15 +125,60 @@ async def _find(session: AsyncSession, id_number: str, name: str) -> tuple[int, 
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class LoginLimits:
+    """How many codes may go out per person (ID number) and per vendor client in a window:
+    token buckets of hub.access.budgets, shared by every process."""
+
+    people: Any  # BudgetStore over login_budget
+    clients: Any  # BudgetStore over client_budget
+    per_person: int
+    per_client: int
+    window_seconds: float
+
+    @classmethod
+    def of(cls, hub: Any) -> LoginLimits:
+        from hub.access.budgets import budgets_of, login_budgets_of
+
+        s = hub.settings
+        return cls(login_budgets_of(hub), budgets_of(hub), s.resident_codes_per_person,
+                   s.resident_codes_per_client, s.resident_code_window_minutes * 60.0)  # fmt: skip
+
+    async def charge(self, client_id: int, id_number: str) -> None:
+        for store, key, allowance, what in (
+            (self.clients, client_id, self.per_client, "this app"),
+            (self.people, _subject(id_number), self.per_person, "this ID number"),
+        ):  # fmt: skip
+            if not allowance:
+                continue
+            got = await store.charge(key, "login", 1, allowance, self.window_seconds)
+            if not got.allowed:
+                raise LoginFailed(
+                    f"Too many codes sent for {what}; try again in {got.retry_after} s.",
+                    field="idNumber", code="LOGIN_RATE_LIMITED")  # fmt: skip
+
+
+def _subject(id_number: str) -> str:
+    """The person a code is asked for, whether or not the hub knows them (the same limit
+    either way, so the limit tells nothing): the hashed canonical ID number."""
+    from hub.registry import idnumber
+
+    number = idnumber.parse(id_number)
+    text = number.value if number.valid else id_number.strip().upper()
+    return _hash("login:" + text)
+
+
 async def start_login(
     session: AsyncSession, principal: Principal, id_number: str, name: str, *,
-    sender: SmsSender, code_minutes: int,
+    sender: SmsSender, code_minutes: int, limits: LoginLimits | None = None,
 ) -> str:  # fmt: skip
     """A login id; the code goes to the phone on the record, if there is such a person."""
     client_id = require_delegate(principal)
     if not id_number.strip() or not name.strip() or len(id_number) > 40 or len(name) > 100:
         raise InvalidInput("Give the ID number and the name as on the ID card.",
                            field="idNumber", code="INVALID_INPUT")  # fmt: skip
+    if limits is not None:
+        await limits.charge(client_id, id_number)
     found = await _find(session, id_number, name)
     login_id = secrets.token_urlsafe(18)
     code = f"{secrets.randbelow(10**6):06d}"
@@ -158,6 +204,12 @@ async def complete_login(
 ) -> Issued:  # fmt: skip
     """The resident token, once the code matches (at most MAX_TRIES tries, before expiry)."""
     client_id = require_delegate(principal)
+    resident_id = await verify_code(session, client_id, login_id, code)
+    return await issue(session, client_id, resident_id, token_minutes=token_minutes)
+
+
+async def verify_code(session: AsyncSession, client_id: int, login_id: str, code: str) -> int:
+    """The resident of the login once its code matches; the login is then done."""
     login = await session.get(ResidentLogin, login_id[:40], with_for_update=True)
     if login is None or login.client_id != client_id:
         raise LoginFailed("No such login; start again with startResidentLogin.",
@@ -180,14 +232,21 @@ async def complete_login(
         raise CommittedFailure(LoginFailed(f"Wrong code; {left} tries left.", field="code",
                                      code="WRONG_CODE"))  # fmt: skip
     login.done_at = _now()
+    return login.resident_id
+
+
+async def issue(
+    session: AsyncSession, client_id: int, resident_id: int, *, token_minutes: int,
+    scope: str | None = None,
+) -> Issued:  # fmt: skip
+    """A new resident token (stored hashed) for the resident and their wards as of now."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     expires = _now() + dt.timedelta(minutes=token_minutes)
     session.add(ResidentToken(token_hash=_hash(token), client_id=client_id,
-                              resident_id=login.resident_id,
-                              ward_ids=await wards(session, login.resident_id),
-                              expires_at=expires))  # fmt: skip
+                              resident_id=resident_id, ward_ids=await wards(session, resident_id),
+                              expires_at=expires, scope=scope))  # fmt: skip
     await session.flush()
-    return Issued(token, expires, login.resident_id)
+    return Issued(token, expires, resident_id)
 
 
 class CommittedFailure(Exception):
@@ -202,7 +261,7 @@ async def wards(session: AsyncSession, resident_id: int, today: dt.date | None =
     """Those the resident is guardian of: minors of a household they head (or of which they
     are a parent, their CHILD members), and residents whose guardian or mother record names
     them by ID number."""
-    from hub.registry.models import Household, Resident, ResidentStatus
+    from hub.registry.models import Household, Resident, ResidentIdentifier, ResidentStatus
 
     me = await session.get(Resident, resident_id)
     if me is None:
@@ -223,12 +282,16 @@ async def wards(session: AsyncSession, resident_id: int, today: dt.date | None =
                                  and m.household_relation == "CHILD"):  # fmt: skip
                 found.add(m.id)
     if me.id_number:
+        # The columns are encrypted: candidates come from the HMAC index, and the
+        # decrypted values are checked here.
+        linked = select(ResidentIdentifier.resident_id).where(
+            ResidentIdentifier.system.in_(("MOTHER_ID_CARD", "GUARDIAN_ID_CARD")),
+            ResidentIdentifier.value == me.id_number)  # fmt: skip
         rows = await session.execute(select(
             Resident.id, Resident.guardian, Resident.mother_id_number, Resident.birth_date
         ).where(
             Resident.status == ResidentStatus.ACTIVE, Resident.id != me.id,
-            or_(Resident.mother_id_number == me.id_number,
-                Resident.guardian["id_number"].as_string() == me.id_number)))  # fmt: skip
+            Resident.id.in_(linked)))  # fmt: skip
         for rid, guardian, mother, born in rows:
             if (guardian or {}).get("id_number") == me.id_number:
                 found.add(rid)
@@ -242,7 +305,8 @@ async def authenticate(session: AsyncSession, token: str) -> Principal | None:
     # columns, not entities: this runs on every request of a resident token
     row = (await session.execute(
         select(ResidentToken.resident_id, ResidentToken.ward_ids, ResidentToken.expires_at,
-               Client.id, Client.name, Client.scopes, Client.expires_at.label("client_expires"),
+               ResidentToken.scope, Client.id, Client.name, Client.scopes,
+               Client.expires_at.label("client_expires"),
                Client.rate_per_minute, Client.cost_per_minute, Client.introspection)
         .join(Client, Client.id == ResidentToken.client_id)
         .where(ResidentToken.token_hash == _hash(token), ResidentToken.revoked_at.is_(None),
@@ -257,9 +321,17 @@ async def authenticate(session: AsyncSession, token: str) -> Principal | None:
         return None
     if Scope.RESIDENTS_DELEGATE not in row.scopes:
         return None
+    scopes = frozenset(s for s in row.scopes if s in DELEGABLE)
+    granted = None
+    if row.scope is not None:  # issued through OAuth: SMART scopes narrow it further
+        from hub.access import smart
+
+        granted = dataclasses.replace(smart.parse(row.scope), vendor=scopes)
+        scopes &= granted.hub_scopes()
     return Principal(
         name=f"resident:{row.name}#{row.resident_id}",  # the audit actor: app and resident
-        scopes=frozenset(s for s in row.scopes if s in DELEGABLE),
+        scopes=scopes,
+        smart=granted,
         client_id=row.id,
         resident_ids=(row.resident_id, *row.ward_ids),
         rate_per_minute=row.rate_per_minute,
@@ -308,3 +380,27 @@ async def revoke(session: AsyncSession, principal: Principal, client_id: int | N
                ResidentToken.revoked_at.is_(None))
         .values(revoked_at=_now()))  # fmt: skip
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def token_row(session: AsyncSession, token: str) -> ResidentToken | None:
+    """The stored row of a resident token (live or not); None for anything else."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    return await session.get(ResidentToken, _hash(token))
+
+
+def live(row: ResidentToken) -> bool:
+    return row.revoked_at is None and _aware(row.expires_at) > _now()
+
+
+async def revoke_hashes(session: AsyncSession, token_hashes: list[str]) -> None:
+    """Revoke these tokens at once (every process checks revocation on each request)."""
+    if token_hashes:
+        await session.execute(
+            update(ResidentToken)
+            .where(ResidentToken.token_hash.in_(token_hashes), ResidentToken.revoked_at.is_(None))
+            .values(revoked_at=_now()))  # fmt: skip
+
+
+def hash_of(token: str) -> str:
+    return _hash(token)

@@ -17,8 +17,10 @@ from hub.fhir.errors import FhirError, invalid
 from hub.fhir.params import MAX_COUNT, Clause, parse_date
 from hub.fhir.resources import BuildContext
 from hub.fhir.routes import _missing, audit, base_url, body_json, context, fhir_endpoint, ok
+from hub.registry import repository as registry
 from hub.registry import review
 from hub.registry.records import ResidentRecord
+from mappings import codes
 from mappings.patient import patient_fields
 
 Resource = dict[str, Any]
@@ -27,15 +29,18 @@ MATCH_GRADE = "http://hl7.org/fhir/StructureDefinition/match-grade"
 COMPARTMENT = (
     ("Group", "member"), ("Contract", "subject"), ("EpisodeOfCare", "patient"),
     ("ServiceRequest", "subject"), ("Task", "patient"), ("Appointment", "patient"),
-    ("Immunization", "patient"),
+    ("Immunization", "patient"), ("Encounter", "patient"), ("Observation", "patient"),
 )  # fmt: skip
 # the directory entries the record points at
 REFERRED = {"managingOrganization", "generalPractitioner", "team", "authority", "performer"}
 SINCE_PARAMS = ("_lastUpdated", "modified")
 EVERYTHING_LIMIT = 1000  # per type
+PIXM = "https://profiles.ihe.net/ITI/PIXm/OperationDefinition/IHE.PIXm.pix"
+SOURCE_SYSTEM = "urn:hub:source:"  # a source record's id: urn:hub:source:<source key>|<id>
 
 operation("everything", "http://hl7.org/fhir/OperationDefinition/Patient-everything", "Patient")
 operation("match", "http://hl7.org/fhir/OperationDefinition/Patient-match", "Patient")
+operation("ihe-pix", PIXM, "Patient")
 
 
 async def _record(ctx: BuildContext, rid: int, types: set[str] | None, since: str | None
@@ -186,7 +191,75 @@ async def match(request: Request) -> Response:
     return ok(bundle.searchset(entries, len(entries), []))
 
 
+def _pix_input(items: list[tuple[str, str]]) -> tuple[str, str, list[str]]:
+    """(system, value, target systems) of an ITI-83 query."""
+    known = {"sourceIdentifier", "targetSystem", "_format"}
+    if unknown := sorted({k for k, _ in items} - known):
+        raise FhirError(400, "not-supported", f"$ihe-pix does not take {', '.join(unknown)}.")
+    sources = [v for k, v in items if k == "sourceIdentifier"]
+    if len(sources) != 1:
+        raise invalid("$ihe-pix takes one sourceIdentifier=system|value.")
+    system, _, value = sources[0].partition("|")
+    if not system or not value:
+        raise invalid("sourceIdentifier is system|value (both given).")
+    targets = [t for k, v in items if k == "targetSystem" for t in v.split(",") if t]
+    return system, value, targets
+
+
+def _known_system(system: str) -> bool:
+    return system in codes.IDENTIFIER_SYSTEMS.values() or (
+        system.startswith(SOURCE_SYSTEM) and len(system) > len(SOURCE_SYSTEM)
+    )
+
+
+async def pix(request: Request) -> Response:
+    """IHE PIXm (ITI-83): every identifier the hub holds for the person a sourceIdentifier
+    names, as a Parameters resource (targetIdentifier, targetId). A person this client may
+    not see is answered like one the hub does not know (404)."""
+    system, value, targets = _pix_input(list(request.query_params.multi_items()))
+    if not _known_system(system):
+        raise FhirError(400, "code-invalid", "sourceIdentifier Assigning Authority not found.")
+    if bad := [t for t in targets if not _known_system(t)]:
+        raise FhirError(403, "code-invalid", f"targetSystem not found: {', '.join(bad)}.")
+    async with request.app.state.hub.db.reader() as session:
+        ctx = context(request, session)
+        search.require(ctx, repo.PATIENT)
+        rid: int | None = None
+        if system.startswith(SOURCE_SYSTEM):
+            src = await registry.source_record(session, system[len(SOURCE_SYSTEM) :], value)
+            if src is not None:
+                rid = await repo.merged_survivor(session, src.resident_id) or src.resident_id
+        else:
+            found = await search.run(ctx, repo.PATIENT,
+                                     [("identifier", f"{system}|{value}"), ("_count", "2")],
+                                     base_url(request))  # fmt: skip
+            entries = found.bundle.get("entry", [])
+            if len(entries) == 1:
+                rid = int(entries[0]["resource"]["id"])
+        rows = await search.read_rows(ctx, repo.PATIENT, [str(rid)]) if rid else []
+        if not rows:
+            raise FhirError(404, "not-found", "sourceIdentifier Patient Identifier not found.")
+        patient = (await repo.PATIENT.build(ctx, rows))[0]
+        sources = await registry.source_records(session, [rows[0].id])
+    idents = [{"system": i["system"], "value": i["value"]}
+              for i in patient.get("identifier", []) if i.get("value")]  # fmt: skip
+    idents += [{"system": f"{SOURCE_SYSTEM}{s.source}", "value": s.source_id}
+               for s in sources if not s.source_id.startswith("$")]  # fmt: skip
+    if targets:
+        idents = [i for i in idents if i["system"] in targets]
+    seen: set[tuple[str, str]] = set()
+    params: list[Resource] = []
+    for i in idents:
+        if (i["system"], i["value"]) not in seen:
+            seen.add((i["system"], i["value"]))
+            params.append({"name": "targetIdentifier", "valueIdentifier": i})
+    params.append({"name": "targetId", "valueReference": {"reference": f"Patient/{patient['id']}"}})
+    audit(request, "fhir.Patient.$ihe-pix", {rows[0].id})
+    return ok({"resourceType": "Parameters", "parameter": params})
+
+
 routes = [
+    Route("/fhir/Patient/$ihe-pix", fhir_endpoint(pix), methods=["GET"]),
     Route("/fhir/Patient/$match", fhir_endpoint(match), methods=["POST"]),
     Route("/fhir/Patient/{id}/$everything", fhir_endpoint(everything), methods=["GET"]),
 ]

@@ -25,7 +25,8 @@ _DATE = re.compile(
     r"(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?"
     r"(Z|[+-]\d{2}:\d{2})?)?)?)?"
 )
-_REFERENCE = re.compile(r"(?:.*/)?(?:([A-Z][A-Za-z]+)/)?([A-Za-z0-9\-.]{1,64})")
+# [base URL/][Type/]id; the prefix is non-greedy so a `Type/` before the id is the type
+_REFERENCE = re.compile(r"(?:.*?/)??(?:([A-Z][A-Za-z]+)/)?([A-Za-z0-9\-.]{1,64})")
 
 
 @dataclass(frozen=True, slots=True)

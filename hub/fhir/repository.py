@@ -14,11 +14,29 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, and_, cast, false, func, not_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    DateTime,
+    Integer,
+    Select,
+    String,
+    and_,
+    cast,
+    false,
+    func,
+    literal_column,
+    not_,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.access import policy
 from hub.access.principal import Principal, Scope
+from hub.appointments.models import AppointmentSlot, ClinicSession
 from hub.contracts import repository as contracts
 from hub.contracts.models import Contract, ContractStatus
 from hub.directory.models import Organization, Practitioner, Team, TeamMember
@@ -27,6 +45,7 @@ from hub.fhir.errors import invalid, not_supported
 from hub.fhir.params import Clause, DateValue, parse_date, parse_reference, parse_token
 from hub.ids import parse_int_id
 from hub.immunization.models import VaccinationEvent
+from hub.maternal.models import ChildExam, MaternalVisit
 from hub.referrals import repository as referrals
 from hub.referrals.models import Booking, Capacity, Referral
 from hub.registry import idnumber
@@ -67,9 +86,15 @@ class TypeDef:
     scope: Scope | None = None
     resident: Callable[[Any], int | None] | None = None  # for the audit trail
     int_key: bool = True
+    # a type served from several tables (see `Union`): its parts, by part number
+    parts: Mapping[int, tuple[str, str]] = field(default_factory=dict)
+    table: Any = None  # the union subquery of a type with parts
 
     def key_of(self, fhir_id: str) -> Any:
         """The row key a FHIR id names, or None (it names no row)."""
+        if self.parts:
+            found = self.part_key(fhir_id)
+            return None if found is None else found[1] * PARTS + found[0]
         if not fhir_id.startswith(self.prefix):
             return None
         raw = fhir_id[len(self.prefix) :]
@@ -77,8 +102,72 @@ class TypeDef:
             return parse_int_id(raw)
         return raw if 0 < len(raw) <= 64 else None
 
+    def part_key(self, fhir_id: str) -> tuple[int, int] | None:
+        """(part, row id) of a FHIR id of a type with parts."""
+        for n, (prefix, suffix) in self.parts.items():
+            if fhir_id.startswith(prefix) and fhir_id.endswith(suffix):
+                raw = fhir_id[len(prefix) : len(fhir_id) - len(suffix)]
+                key = parse_int_id(raw)
+                if key is not None and key < 2**31 // PARTS:
+                    return n, key
+        return None
+
+    def key_condition(self, key: Any) -> Condition:
+        """The row of `key`; for a union on (part, row id), so each branch uses its index."""
+        if self.parts:
+            c = self.table.c
+            return and_(c.part == key % PARTS, c.row_key == key // PARTS)
+        return cast_bool(self.key == key)
+
     def fhir_id(self, row: Any) -> str:
+        if self.parts:
+            prefix, suffix = self.parts[row.part]
+            return f"{prefix}{row.row_key}{suffix}"
         return f"{self.prefix}{getattr(row, self.key.key)}"
+
+
+# -- types served from several tables ---------------------------------------------------------
+
+PARTS = 16  # a union row's key is row id * PARTS + part
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One table's rows of a union type: FHIR id = prefix + row id + suffix; `columns` are
+    the union's columns (label -> expression; a label left out is NULL of `TYPES_OF`)."""
+
+    n: int
+    prefix: str
+    suffix: str
+    source: Any  # the mapped class
+    columns: Mapping[str, Any]
+    where: tuple[Any, ...] = ()
+
+
+UNION_TYPES = {"resident_id": Integer, "date": Date, "updated_at": DateTime, "code": String,
+               "kind": String, "encounter": Integer, "organization_id": String,
+               "team_id": String}  # fmt: skip
+
+
+def union(name: str, parts: Sequence[Part], labels: Sequence[str]) -> Any:
+    """UNION ALL of the parts' rows as one subquery: ukey, part, row_key and `labels`."""
+    selects = []
+    for p in parts:
+        cols = [
+            (p.source.id * PARTS + literal_column(str(p.n))).label("ukey"),
+            literal_column(str(p.n)).label("part"),
+            p.source.id.label("row_key"),
+        ]
+        for label in labels:
+            expr = p.columns.get(label)
+            cols.append((expr if expr is not None else cast(null(), UNION_TYPES[label]))
+                        .label(label))  # fmt: skip
+        selects.append(select(*cols).where(*p.where))
+    return union_all(*selects).subquery(name)
+
+
+def _part_ids(parts: Sequence[Part]) -> dict[int, tuple[str, str]]:
+    return {p.n: (p.prefix, p.suffix) for p in parts}
 
 
 # -- parameter kinds ----------------------------------------------------------------------
@@ -123,7 +212,7 @@ def _date_condition(column: Any, v: DateValue, lo: Any, hi: Any) -> Condition:
             return cast_bool(column < hi)
 
 
-def _token(column: Any, codes_: Mapping[str, Sequence[str]] | None = None) -> Param:
+def _token(column: Any, codes_: Mapping[str, Sequence[Any]] | None = None) -> Param:
     """A code; `codes_` maps a FHIR code to the stored values it stands for."""
 
     def where(modifier: str | None, raw: str) -> Condition:
@@ -143,7 +232,7 @@ def _token(column: Any, codes_: Mapping[str, Sequence[str]] | None = None) -> Pa
 def _ids(td: Callable[[], TypeDef]) -> Param:
     def where(modifier: str | None, raw: str) -> Condition:
         key = td().key_of(raw)
-        return td().key == key if key is not None else false()
+        return td().key_condition(key) if key is not None else false()
 
     return Param("token", where)
 
@@ -544,18 +633,173 @@ APPOINTMENT: TypeDef = TypeDef(
     scope=Scope.REFERRALS_READ,
 )
 
+# A Schedule is a hospital's referral capacity for a day and department (capacity-N) or a
+# team's clinic session (session-N, its slots are Slots): two tables, one resource type.
+SCHEDULE_PARTS = [
+    Part(1, "capacity-", "", Capacity, {"date": Capacity.date,
+                                        "organization_id": Capacity.organization_id}),
+    Part(2, "session-", "", ClinicSession, {"date": ClinicSession.day,
+                                            "organization_id": ClinicSession.organization_id,
+                                            "team_id": ClinicSession.team_id,
+                                            "kind": ClinicSession.service_kind}),
+]  # fmt: skip
+SCHEDULE_TABLE = union("fhir_schedule", SCHEDULE_PARTS, ["date", "organization_id", "team_id",
+                                                         "kind"])  # fmt: skip
+_sc = SCHEDULE_TABLE.c
+
 SCHEDULE: TypeDef = TypeDef(
     "Schedule",
-    Capacity.id,
-    "capacity-",
-    lambda p: select(Capacity),
+    _sc.ukey,
+    "",
+    lambda p: select(SCHEDULE_TABLE),
     resources.schedules,
     params={
         "_id": _ids(lambda: SCHEDULE),
-        "actor": _reference({"Organization": lambda k: Capacity.organization_id == k}, "actor"),
-        "date": _date(Capacity.date),
+        "actor": _reference(
+            {
+                "Organization": lambda k: _sc.organization_id == k,
+                "CareTeam": lambda k: _sc.team_id == k,
+            },
+            "actor",
+        ),  # fmt: skip
+        "date": _date(_sc.date),
+        "service-type": _token(_sc.kind),
     },
-    sorts={"_id": (Capacity.id, "int"), "date": (Capacity.date, "date")},
+    sorts={"_id": (_sc.ukey, "int"), "date": (_sc.date, "date")},
+    parts=_part_ids(SCHEDULE_PARTS),
+    table=SCHEDULE_TABLE,
+)
+
+
+def _slot_schedule(key: Any) -> Condition:
+    if key % PARTS != 2:  # a capacity Schedule has no Slots
+        return false()
+    return cast_bool(AppointmentSlot.session_id == key // PARTS)
+
+
+SLOT: TypeDef = TypeDef(
+    "Slot",
+    AppointmentSlot.id,
+    "slot-",
+    lambda p: select(AppointmentSlot),
+    resources.slots,
+    params={
+        "_id": _ids(lambda: SLOT),
+        "schedule": _reference({"Schedule": _slot_schedule}, "schedule"),
+        "status": _token(AppointmentSlot.taken, {"free": [False], "busy": [True]}),
+        "start": _date(AppointmentSlot.start_at, instant=True),
+        "service-type": _token(AppointmentSlot.service_kind),
+    },
+    sorts={"_id": (AppointmentSlot.id, "int"), "start": (AppointmentSlot.start_at, "datetime")},
+)
+
+# -- maternal-child visits: Encounters and their Observations (hub/maternal) -----------------
+
+_V, _E = MaternalVisit, ChildExam
+_visit = {"resident_id": _V.resident_id, "date": _V.visit_on, "updated_at": _V.updated_at,
+          "kind": _V.kind}  # fmt: skip
+_exam = {"resident_id": _E.resident_id, "date": _E.exam_on, "updated_at": _E.updated_at,
+         "kind": _E.kind}  # fmt: skip
+ENCOUNTER_PARTS = [
+    Part(1, "maternal-visit-", "", _V, _visit, (_V.deleted.is_(False),)),
+    Part(2, "child-exam-", "", _E, _exam, (_E.deleted.is_(False),)),
+]
+ENCOUNTER_TABLE = union("fhir_encounter", ENCOUNTER_PARTS,
+                        ["resident_id", "date", "updated_at", "kind"])  # fmt: skip
+
+
+def _code(code: str) -> Any:
+    return literal_column(f"'{code}'", String)  # a constant of this module, never input
+
+
+# (part, suffix, table, LOINC or hub code, the columns that must hold a value)
+OBSERVATION_KINDS = [
+    (1, "-bp", _V, "85354-9", (_V.systolic, _V.diastolic)),
+    (2, "-wt", _V, "29463-7", (_V.weight_kg,)),
+    (3, "-ga", _V, "49051-6", (_V.gestational_week,)),
+    (4, "-risk", _V, "assessment", (_V.risk_colour,)),
+    (5, "-ht", _E, "8302-2", (_E.height_cm,)),
+    (6, "-wt", _E, "29463-7", (_E.weight_kg,)),
+    (7, "-dev", _E, "screening", (_E.development,)),
+    (8, "-anaemia", _E, "anaemia", (_E.anaemia,)),
+]
+OBSERVATION_PARTS = [
+    Part(n, "maternal-visit-" if t is _V else "child-exam-", suffix, t,
+         {**(_visit if t is _V else _exam), "code": _code(code),
+          "encounter": t.id * PARTS + literal_column("1" if t is _V else "2")},
+         (t.deleted.is_(False), *(c.is_not(None) for c in needs)))
+    for n, suffix, t, code, needs in OBSERVATION_KINDS
+]  # fmt: skip
+OBSERVATION_TABLE = union("fhir_observation", OBSERVATION_PARTS,
+                          ["resident_id", "date", "updated_at", "code", "encounter"])  # fmt: skip
+
+
+def _visible_residents(table: Any) -> Callable[[Principal], Select[Any]]:
+    def base(principal: Principal) -> Select[Any]:
+        visible = _patient_base(principal).with_only_columns(Resident.id)
+        return select(table).where(table.c.resident_id.in_(visible))
+
+    return base
+
+
+def _observation_code(modifier: str | None, raw: str) -> Condition:
+    _, code = parse_token(raw)
+    c = OBSERVATION_TABLE.c.code
+    return cast_bool(c == code) if code is not None else cast_bool(c.is_not(None))
+
+
+_ec, _oc = ENCOUNTER_TABLE.c, OBSERVATION_TABLE.c
+_enc_patient = _reference({"Patient": lambda k: _ec.resident_id == k}, "subject")
+ENCOUNTER: TypeDef = TypeDef(
+    "Encounter",
+    _ec.ukey,
+    "",
+    _visible_residents(ENCOUNTER_TABLE),
+    resources.encounters,
+    params={
+        "_id": _ids(lambda: ENCOUNTER),
+        "patient": _enc_patient,
+        "subject": _enc_patient,
+        "date": _date(_ec.date),
+        "type": _token(_ec.kind),
+        "_lastUpdated": _date(_ec.updated_at, instant=True),
+    },
+    sorts={
+        "_id": (_ec.ukey, "int"),
+        "date": (_ec.date, "date"),
+        "_lastUpdated": (_ec.updated_at, "datetime"),
+    },  # fmt: skip
+    scope=Scope.RESIDENTS_READ,
+    resident=lambda r: r.resident_id,
+    parts=_part_ids(ENCOUNTER_PARTS),
+    table=ENCOUNTER_TABLE,
+)
+
+_obs_patient = _reference({"Patient": lambda k: _oc.resident_id == k}, "subject")
+OBSERVATION: TypeDef = TypeDef(
+    "Observation",
+    _oc.ukey,
+    "",
+    _visible_residents(OBSERVATION_TABLE),
+    resources.observations,
+    params={
+        "_id": _ids(lambda: OBSERVATION),
+        "patient": _obs_patient,
+        "subject": _obs_patient,
+        "encounter": _reference({"Encounter": lambda k: _oc.encounter == k}, "encounter"),
+        "code": Param("token", _observation_code),
+        "date": _date(_oc.date),
+        "_lastUpdated": _date(_oc.updated_at, instant=True),
+    },
+    sorts={
+        "_id": (_oc.ukey, "int"),
+        "date": (_oc.date, "date"),
+        "_lastUpdated": (_oc.updated_at, "datetime"),
+    },  # fmt: skip
+    scope=Scope.RESIDENTS_READ,
+    resident=lambda r: r.resident_id,
+    parts=_part_ids(OBSERVATION_PARTS),
+    table=OBSERVATION_TABLE,
 )
 
 # -- immunizations (the doses given, from hub/immunization) ----------------------------------
@@ -588,7 +832,8 @@ TYPES: dict[str, TypeDef] = {
     t.name: t
     for t in (
         PATIENT, GROUP, ORGANIZATION, PRACTITIONER, PRACTITIONER_ROLE, CARE_TEAM, CONTRACT,
-        EPISODE_OF_CARE, SERVICE_REQUEST, TASK, APPOINTMENT, SCHEDULE, IMMUNIZATION,
+        EPISODE_OF_CARE, SERVICE_REQUEST, TASK, APPOINTMENT, SCHEDULE, SLOT, ENCOUNTER,
+        OBSERVATION, IMMUNIZATION,
     )
 }  # fmt: skip
 
@@ -645,7 +890,7 @@ async def search(
     order = [expr.desc(), td.key.desc()] if forward_desc else [expr.asc(), td.key.asc()]
     if expr is td.key:
         order = order[:1]
-    rows = list((await session.scalars(stmt.order_by(*order).limit(limit + 1))).all())
+    rows = await _rows(session, td, stmt.order_by(*order).limit(limit + 1))
     more = len(rows) > limit
     rows = rows[:limit]
     if backward:
@@ -666,7 +911,17 @@ async def by_keys(
     """The rows of `keys` this client may see, in key order."""
     if not keys:
         return []
-    stmt = td.base(principal).where(td.key.in_(list(keys))).order_by(td.key)
+    if td.parts:
+        cond = or_(*(td.key_condition(k) for k in keys))
+    else:
+        cond = td.key.in_(list(keys))
+    return await _rows(session, td, td.base(principal).where(cond).order_by(td.key))
+
+
+async def _rows(session: AsyncSession, td: TypeDef, stmt: Select[Any]) -> list[Any]:
+    """ORM objects, or for a union type its rows (attributes by column label)."""
+    if td.parts:
+        return list((await session.execute(stmt)).all())
     return list((await session.scalars(stmt)).all())
 
 

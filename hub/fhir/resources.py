@@ -6,25 +6,32 @@ resources of their own, with their `#` references pointed at the container."""
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.access import policy
 from hub.access.principal import Principal
+from hub.appointments.models import AppointmentSlot, ClinicSession
 from hub.contracts import catalog
 from hub.contracts import repository as contracts
 from hub.directory import service as directory
 from hub.directory.models import Team
+from hub.maternal.models import ChildExam, MaternalVisit
 from hub.referrals import repository as referrals
+from hub.referrals.models import Capacity
 from hub.registry import golden
 from hub.registry import repository as registry
+from mappings import appointments as fhir_appointments
 from mappings import contract as fhir_contract
 from mappings import directory as fhir_directory
 from mappings import infrastructure
 from mappings.immunization import fhir as fhir_immunization
+from mappings.maternal import fhir as fhir_maternal
 from mappings.patient import patient
 from mappings.referral import service_request
 
@@ -175,8 +182,82 @@ async def appointments(ctx: BuildContext, rows: Sequence[Any]) -> list[Resource]
     return out
 
 
+async def _by_part(ctx: BuildContext, rows: Sequence[Any], tables: dict[int, Any]
+                   ) -> dict[tuple[int, int], Any]:  # fmt: skip
+    """The rows of a union type's parts: (part, row id) -> the table's row."""
+    out: dict[tuple[int, int], Any] = {}
+    for n, table in tables.items():
+        ids = sorted({r.row_key for r in rows if r.part == n})
+        if ids:
+            found = await ctx.session.scalars(select(table).where(table.id.in_(ids)))
+            out.update({(n, row.id): row for row in found})
+    return out
+
+
 async def schedules(ctx: BuildContext, rows: Sequence[Any]) -> list[Resource]:
-    return [infrastructure.schedule(c) for c in rows]
+    """Capacity rows (part 1) and clinic sessions (part 2, with their slots' span)."""
+    found = await _by_part(ctx, rows, {1: Capacity, 2: ClinicSession})
+    sessions = [r.row_key for r in rows if r.part == 2]
+    span: dict[int, tuple[Any, Any]] = {}
+    if sessions:
+        s = AppointmentSlot
+        stmt = (
+            select(s.session_id, func.min(s.start_at), func.max(s.end_at))
+            .where(s.session_id.in_(sessions))
+            .group_by(s.session_id)
+        )
+        span = {sid: (lo, hi) for sid, lo, hi in await ctx.session.execute(stmt)}
+    out = []
+    for r in rows:
+        row = found[(r.part, r.row_key)]
+        if r.part == 1:
+            out.append(infrastructure.schedule(row))
+        else:
+            lo, hi = span.get(row.id) or (_local(row.day, row.start), _local(row.day, row.end))
+            out.append(fhir_appointments.schedule(row, lo, hi))
+    return out
+
+
+def _local(day: dt.date, hhmm: str) -> dt.datetime:
+    """A session's local time (China, UTC+8) for a session without slots."""
+    hour, minute = (int(x) for x in hhmm.split(":"))
+    return dt.datetime.combine(day, dt.time(hour, minute), dt.timezone(dt.timedelta(hours=8)))
+
+
+async def slots(ctx: BuildContext, rows: Sequence[Any]) -> list[Resource]:
+    return [fhir_appointments.slot(s) for s in rows]
+
+
+async def _maternal(ctx: BuildContext, rows: Sequence[Any], kinds: dict[int, int]
+                    ) -> dict[str, Resource]:  # fmt: skip
+    """The resources of the visits (table 1) and exams (table 2) behind `rows`, by FHIR id;
+    `kinds` maps a union part to its table."""
+    keyed = [(kinds[r.part], r.row_key) for r in rows]
+    out: dict[str, Resource] = {}
+    for table, build in ((MaternalVisit, fhir_maternal.visit_bundle),
+                         (ChildExam, fhir_maternal.exam_bundle)):  # fmt: skip
+        n = 1 if table is MaternalVisit else 2
+        ids = sorted({k for t, k in keyed if t == n})
+        if ids:
+            for row in await ctx.session.scalars(select(table).where(table.id.in_(ids))):
+                for e in build(row)["entry"]:
+                    out[e["resource"]["id"]] = e["resource"]
+    return out
+
+
+async def encounters(ctx: BuildContext, rows: Sequence[Any]) -> list[Resource]:
+    from hub.fhir.repository import ENCOUNTER
+
+    built = await _maternal(ctx, rows, {1: 1, 2: 2})
+    return [built[ENCOUNTER.fhir_id(r)] for r in rows]
+
+
+async def observations(ctx: BuildContext, rows: Sequence[Any]) -> list[Resource]:
+    from hub.fhir.repository import OBSERVATION, OBSERVATION_KINDS
+
+    kinds = {n: 1 if table is MaternalVisit else 2 for n, _, table, _, _ in OBSERVATION_KINDS}
+    built = await _maternal(ctx, rows, kinds)
+    return [built[OBSERVATION.fhir_id(r)] for r in rows]
 
 
 async def immunizations(ctx: BuildContext, rows: Sequence[Any]) -> list[Resource]:

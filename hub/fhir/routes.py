@@ -67,7 +67,12 @@ def audit(request: Request, operation: str, residents: set[int]) -> None:
 
 
 async def metadata(request: Request) -> Response:
-    return ok(capability_statement())
+    from hub.access.oauth_routes import capability_security
+
+    statement = capability_statement()
+    for rest in statement["rest"]:  # SMART on FHIR: where resident apps get their tokens
+        rest["security"] = capability_security(str(request.base_url).rstrip("/"))
+    return ok(statement)
 
 
 async def search_type(request: Request) -> Response:

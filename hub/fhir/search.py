@@ -32,12 +32,21 @@ def type_def(name: str) -> repo.TypeDef:
     return td
 
 
-def allowed(ctx: BuildContext, td: repo.TypeDef) -> bool:
+def allowed(ctx: BuildContext, td: repo.TypeDef, letter: str = "r") -> bool:
+    """The hub scope of the type, and (an OAuth resident token) a SMART scope that reads it
+    (``letter`` r for reads and includes, s for a search)."""
+    smart = ctx.principal.smart
+    if smart is not None:
+        return bool(smart.fhir_allows(td.name, letter, td.scope))
     return td.scope is None or ctx.principal.has(td.scope)
 
 
-def require(ctx: BuildContext, td: repo.TypeDef) -> None:
-    if not allowed(ctx, td):
+def require(ctx: BuildContext, td: repo.TypeDef, letter: str = "r") -> None:
+    if not allowed(ctx, td, letter):
+        if ctx.principal.smart is not None and not ctx.principal.smart.allows(td.name, letter):
+            verb = "search" if letter == "s" else "read"
+            text = f"This token's SMART scopes do not {verb} {td.name} (patient/{td.name}.{letter})"
+            raise FhirError(403, "forbidden", text)
         raise FhirError(403, "forbidden", f"{td.name} needs the {td.scope} scope.")
 
 
@@ -57,7 +66,7 @@ async def run(
     lenient: bool = False, extra: Sequence[Any] = (),
 ) -> Found:  # fmt: skip
     """`items`: the query string; `extra`: conditions the caller adds (a compartment)."""
-    require(ctx, td)
+    require(ctx, td, "s")
     q = parse_query(items, set(td.params), lenient=lenient)
     conds = [*repo.conditions(td, q.clauses), *extra]
     _check_includes(td, q)

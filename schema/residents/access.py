@@ -93,7 +93,8 @@ class ResidentAccessMutation:
         login_id, errors = await ctx.write(lambda s: resident_tokens.start_login(
             s, ctx.principal, input.id_number, input.name,
             sender=sender_from(settings.sms_sender),
-            code_minutes=settings.resident_code_minutes))  # fmt: skip
+            code_minutes=settings.resident_code_minutes,
+            limits=resident_tokens.LoginLimits.of(ctx.hub)))  # fmt: skip
         return StartResidentLoginPayload(login_id=login_id, user_errors=errors)
 
     @strawberry.mutation(

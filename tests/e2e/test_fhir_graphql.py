@@ -129,7 +129,12 @@ def test_capability_statement_lists_what_is_served(live: LiveServer, world: dict
                     assert r.json()["issue"][0]["code"] == "invalid", (res["type"], p["name"])
         assert get(live, admin, f"/fhir/{res['type']}?_count=1").status_code == 200
     patient = next(r for r in cap["rest"][0]["resource"] if r["type"] == "Patient")
-    assert {o["name"] for o in patient["operation"]} == {"everything", "match", "graphql"}
+    assert {o["name"] for o in patient["operation"]} == {
+        "everything",
+        "match",
+        "graphql",
+        "ihe-pix",
+    }
     assert "Contract:subject" in patient["searchRevInclude"]
 
 
