@@ -26,7 +26,7 @@ CONTEXT = frozenset({LAUNCH_PATIENT})
 # by tests/unit/test_smart_scopes.py): a read scope needs read (r or s) on all of them,
 # a write scope create or update on all of them.
 READS: dict[str, tuple[str, ...]] = {
-    Scope.RESIDENTS_READ: ("Patient", "Group", "Immunization"),
+    Scope.RESIDENTS_READ: ("Patient", "Group", "Immunization", "Encounter", "Observation"),
     Scope.CONTRACTS_READ: ("Contract", "EpisodeOfCare"),
     Scope.REFERRALS_READ: ("ServiceRequest", "Task", "Appointment"),
 }
