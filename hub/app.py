@@ -34,6 +34,9 @@ def create_app(hub: Hub | None = None) -> Starlette:
     from hub.contracts.jobs import install as install_contract_jobs
 
     install_contract_jobs(hub)  # the daily contract expiry roll (期满处理)
+    from hub.reports.jobs import install as install_report_jobs
+
+    install_report_jobs(hub)  # the report rollup's refresh (HUB_REPORTS_REFRESH_EVERY)
     for plugin in PLUGINS:
         hub.plug(plugin)
 

@@ -36,10 +36,11 @@ app.add_typer(audit_app, name="audit")
 
 app.add_typer(adapters_app, name="adapters")
 app.add_typer(simulate_app, name="simulate")
-from hub.imports.cli import import_app, report  # noqa: E402  (typer only at import)
+from hub.imports.cli import import_app, report, report_refresh  # noqa: E402  (typer only at import)
 
 app.add_typer(import_app, name="import")
 app.command("report")(report)
+app.command("report-refresh")(report_refresh)
 from hub.immunization.cli import immunization_app  # noqa: E402
 
 app.add_typer(immunization_app, name="immunization")

@@ -132,6 +132,9 @@ async def import_low_income(
                          village=m["village"])  # type: ignore[arg-type]
         for rid, m in members.items() if rid not in placed
     )  # fmt: skip
+    from hub.reports.locality import place
+
+    await place(session, list(members))  # one township per household (the head's)
     result.ended = await _end_leavers(session, registry, region, period.label, set(members))
     await session.flush()
     return result

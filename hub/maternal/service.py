@@ -311,6 +311,9 @@ class MaternalService:
         linked = await self.newborns.submit(session, principal, record, strict=False)
         child = linked.resident
         _join_household(child, mother)
+        from hub.reports.locality import place
+
+        await place(session, [child.id])  # the child counts in the household's township
         row = self.batch.births.get(cert)
         if row is None:
             row = Birth(

@@ -131,6 +131,9 @@ async def _merge_rows(
         source_record_ids=[r.id for r in records], moved_rows=moved, created_by=principal.name,
     ))  # fmt: skip
     await session.flush()
+    from hub.reports.locality import place
+
+    await place(session, [survivor.id])  # the household the survivor now lives in
     for hook in after_merge:
         await hook(session, survivor.id, merged.id)
 

@@ -149,6 +149,9 @@ class RegistryService:
             await session.flush()
         await self.linker.index(session, src)
         await self.refresh(session, resident)
+        from hub.reports.locality import place
+
+        await place(session, [resident.id])  # 乡镇/村 from the address, household or grid
         emit(
             session,
             f"resident.{'created' if outcome is not LinkOutcome.LINKED else 'updated'}",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import re
 from collections import defaultdict
 from typing import Any
 
@@ -35,7 +34,7 @@ from hub.db import Database, utcnow
 from hub.directory.models import Organization
 from hub.referrals.models import Referral, ReferralTransition
 from hub.registry.models import Resident, ResidentCategory
-from hub.registry.normalize import normalize_address
+from hub.reports.locality import locality
 from hub.reports.models import LowIncomeMember, ResidentLocality
 
 # The README's examples sign, refer and merge these residents of a fresh demo: left unsigned.
@@ -44,17 +43,6 @@ KEY_SHARE, OTHER_SHARE = 0.68, 0.22  # signing probability: key populations, eve
 BASIC_SHARE = 0.3  # of signers who take the region's paid base package when eligible
 REFERRAL_SHARE = 0.03  # of signed residents referred up in the last 12 months
 LOW_INCOME_HOUSEHOLDS = 0.08  # of Wenzhou's village households on the low-income list
-_VILLAGE = re.compile(r"^(?P<v>[\u4e00-\u9fff]{1,8}?(?:村|社区))")
-
-
-def locality(address: str | None) -> tuple[str, str | None] | None:
-    """乡镇（街道）and 村（社区） read from an address text (None: no township in it)."""
-    parsed = normalize_address(address)
-    if parsed is None or not parsed.township or address is None:
-        return None
-    rest = address[address.index(parsed.township) + len(parsed.township) :]
-    m = _VILLAGE.match(rest)
-    return parsed.township, (m.group("v") if m else None)
 
 
 async def add_report_demo(url: str, *, seed: int = 0, today: dt.date | None = None) -> str:

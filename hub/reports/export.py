@@ -29,13 +29,20 @@ def _rows(table: Table) -> list[list[Any]]:
     return out
 
 
+def _title(report: Report, table: Table) -> str:
+    """The table's title, with the rollup's refresh time when the report came from it."""
+    if report.refreshed_at is None:
+        return table.title_zh
+    return f"{table.title_zh}（数据更新于 {report.refreshed_at:%Y-%m-%d %H:%M} UTC）"
+
+
 def to_csv(report: Report) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf)
     for i, table in enumerate(report.tables):
         if i:
             w.writerow([])
-        w.writerow([table.title_zh])
+        w.writerow([_title(report, table)])
         w.writerow([c.heading_zh for c in table.columns])
         w.writerows(_rows(table))
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
@@ -51,7 +58,7 @@ def to_xlsx(report: Report) -> bytes:
     for table in report.tables:
         ws = wb.create_sheet(table.name[:31])
         width = len(table.columns)
-        ws.append([table.title_zh])
+        ws.append([_title(report, table)])
         ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
         ws["A1"].font = Font(bold=True, size=14)
         ws["A1"].alignment = Alignment(horizontal="center")

@@ -4,6 +4,7 @@ and insurance enrolment (参保) as the offices send them."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -68,4 +69,25 @@ class InsuranceEnrolment(Base):
         UniqueConstraint(
             "resident_id", "insurance_type", "starts_on", name="uq_insurance_enrolment"
         ),
+    )
+
+
+class ReportSnapshot(Base):
+    """A report's counts as computed by the refresh job (`hub report refresh`, or the
+    server's HUB_REPORTS_REFRESH_EVERY loop) for the whole district: the rollup an unbound
+    client's report answers from on the day it counts for (`as_of`), with `refreshed_at`
+    shown as its staleness. `args_key` is the report's normalised arguments."""
+
+    __tablename__ = "report_snapshot"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(30))
+    region_key: Mapped[str] = mapped_column(String(40))
+    args_key: Mapped[str] = mapped_column(String(200))
+    as_of: Mapped[dt.date]
+    refreshed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    body: Mapped[dict[str, Any]] = mapped_column()
+
+    __table_args__ = (
+        UniqueConstraint("name", "region_key", "args_key", name="uq_report_snapshot"),
     )

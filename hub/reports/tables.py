@@ -3,6 +3,7 @@ kinds, so GraphQL, CSV/XLSX export and the dashboard all read one shape."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -33,6 +34,9 @@ class Report:
     title_zh: str
     tables: list[Table]
     args: dict[str, Any] = field(default_factory=dict)
+    # When it was read from the refreshed rollup (hub.reports.snapshots): its staleness.
+    # None: computed now.
+    refreshed_at: dt.datetime | None = None
 
     @property
     def main(self) -> Table:

@@ -38,7 +38,8 @@ class ReportsQuery:
         m = r.main
         return t.CoverageReport(title=r.title_zh, region=region, as_of=r.args["asOf"],
                                 group_by=group_by, rows=_rows(t.CoverageRow, m.rows),
-                                total=t.build(t.CoverageRow, m.total))  # type: ignore[arg-type]  # fmt: skip
+                                total=t.build(t.CoverageRow, m.total),  # type: ignore[arg-type]
+                                refreshed_at=r.refreshed_at)  # fmt: skip
 
     @strawberry.field(
         description="农村低收入农户签约服务进展月报表: per township, from the list imported for `month` (YYYY-MM)."
@@ -72,7 +73,8 @@ class ReportsQuery:
         return t.FulfilmentReport(title=r.title_zh, region=region, period=r.args["period"],
                                   teams=_rows(t.FulfilmentRow, by["teams"].rows),
                                   items=_rows(t.FulfilmentRow, by["items"].rows),
-                                  total=t.build(t.FulfilmentRow, by["teams"].total))  # type: ignore[arg-type]  # fmt: skip
+                                  total=t.build(t.FulfilmentRow, by["teams"].total),  # type: ignore[arg-type]
+                                  refreshed_at=r.refreshed_at)  # fmt: skip
 
     @strawberry.field(
         description="双向转诊: by direction and status, hours from request to acceptance (median, p90), per hospital."

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -70,6 +71,10 @@ class CoverageReport:
     group_by: CoverageGroupBy
     rows: list[CoverageRow]
     total: CoverageRow
+    refreshed_at: dt.datetime | None = strawberry.field(
+        default=None,
+        description="When the report came from the refreshed rollup (hub report-refresh): the time it was computed, its staleness. Null: computed for this request.",
+    )
 
 
 @strawberry.type(description="农村低收入农户签约服务进展月报表: one township.")
@@ -135,6 +140,10 @@ class FulfilmentReport:
     teams: list[FulfilmentRow]
     items: list[FulfilmentRow]
     total: FulfilmentRow
+    refreshed_at: dt.datetime | None = strawberry.field(
+        default=None,
+        description="When the report came from the refreshed rollup (hub report-refresh): the time it was computed, its staleness. Null: computed for this request.",
+    )
 
 
 @strawberry.type(description="Referrals of one direction (上转/下转) by status.")
