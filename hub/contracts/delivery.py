@@ -126,6 +126,29 @@ async def _record(
     return row
 
 
+async def _attended(
+    session: AsyncSession, contract: Contract, appointment_id: int, performed_on: dt.date
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from hub.appointments.models import Appointment, AppointmentStatus
+    from hub.errors import InvalidInput
+
+    a = await session.get(Appointment, appointment_id)
+    if a is None or a.resident_id != contract.resident_id:
+        raise NotFound(f"No appointment {appointment_id} of this contract's resident.",
+                       field="appointmentId")  # fmt: skip
+    if a.status != AppointmentStatus.ARRIVED:
+        raise InvalidInput(f"The appointment is {a.status.lower()}: only an attended one "
+                           "(ARRIVED) counts as a delivery.", field="appointmentId",
+                           code="APPOINTMENT_NOT_ATTENDED")  # fmt: skip
+    start = a.start_at if a.start_at.tzinfo else a.start_at.replace(tzinfo=dt.UTC)
+    day = start.astimezone(ZoneInfo("Asia/Shanghai")).date()
+    if day != performed_on:
+        raise InvalidInput(f"The appointment was on {day}, not {performed_on}.",
+                           field="performedOn", code="APPOINTMENT_DATE_MISMATCH")  # fmt: skip
+
+
 def _check_date(contract: Contract, performed_on: dt.date, today: dt.date) -> None:
     last = contract.ended_on or today
     if not contract.signed_on <= performed_on <= min(last, today):
@@ -148,12 +171,22 @@ async def record_service_delivery(
     source: str = "api",
     source_ref: str | None = None,
     today: dt.date | None = None,
+    appointment_id: int | None = None,
 ) -> ServiceDelivery:
-    """履约记录 against a contract: the item must be one the resident is owed."""
+    """履约记录 against a contract: the item must be one the resident is owed. Through a
+    booking (``appointment_id``): the resident's attended (ARRIVED) appointment on
+    ``performed_on``, recorded once whoever sends it again."""
     principal.require(Scope.CONTRACTS_WRITE)
     contract = await repository.get(session, contract_id)
     if contract is None or not await repository.is_visible(session, principal, contract_id):
         raise NotFound(f"No contract {contract_id} visible to this client.", field="contractId")
+    if appointment_id is not None:
+        source, source_ref = "appointment", f"appointment:{appointment_id}"
+        await _attended(session, contract, appointment_id, performed_on)
+        if today is None:  # the appointment's day is China Standard Time's (its clinic's)
+            from zoneinfo import ZoneInfo
+
+            today = max(dt.date.today(), dt.datetime.now(ZoneInfo("Asia/Shanghai")).date())
     _check_date(contract, performed_on, today or dt.date.today())
     await _performer(session, performer_id)
     items = {i.code: i for i in (await owed(session, contract, performed_on)).items}

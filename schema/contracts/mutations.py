@@ -213,11 +213,14 @@ class ContractsMutation:
         performed_on: dt.date,
         performer_id: strawberry.ID | None = None,
         source_ref: str | None = None,
+        # an attended (ARRIVED) appointment it happened at: recorded once for it
+        appointment_id: strawberry.ID | None = None,
     ) -> RecordServiceDeliveryPayload:
         ctx = info.context
 
         async def run(s: Any) -> tuple[Any, Any]:
             cid = int_id(contract_id, "Contract")
+            aid = int_id(appointment_id, "Appointment") if appointment_id else None
             row = await delivery.record_service_delivery(
                 s,
                 ctx.principal,
@@ -228,6 +231,7 @@ class ContractsMutation:
                 # Per client, so one client's sourceRef never matches another's.
                 source=f"api:{ctx.principal.client_id or ctx.principal.name}"[:40],
                 source_ref=source_ref,
+                appointment_id=aid,
             )
             return row, await repository.get(s, cid)
 

@@ -220,6 +220,58 @@ def test_cancel_reschedule_arrive_work_list_and_events(
     assert {"appointment.booked", "appointment.cancelled"} <= run(db_url, types)
 
 
+DELIVER = """mutation($c: ID!, $d: Date!, $a: ID) { recordServiceDelivery(contractId: $c,
+    itemCode: "CONSULTATION", performedOn: $d, appointmentId: $a)
+    { delivery { id source } userErrors { code field } } }"""
+
+
+def test_an_attended_appointment_records_the_delivery_once(
+    team_api: Api, world: dict[str, Any], db_url: str
+) -> None:
+    from sqlalchemy import update
+
+    from hub.appointments.models import Appointment
+    from hub.contracts.models import ServiceDelivery
+
+    slots = publish(team_api, world, TODAY + dt.timedelta(days=2), "14:00", "14:30")["slots"]
+    a = book(team_api, slots[0]["id"], world["signed"], "GENERAL")["appointment"]
+    key = base64.urlsafe_b64decode(a["id"] + "==").decode().split(":")[1]
+    # the visit is due now (a slot a minute ago could no longer be booked)
+    began = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    today = began.astimezone(ZoneInfo("Asia/Shanghai")).date()
+
+    async def due_now(session: AsyncSession) -> None:
+        await session.execute(update(Appointment).where(Appointment.id == int(key))
+                              .values(start_at=began))  # fmt: skip
+
+    run(db_url, due_now, write=True)
+
+    async def contract(session: AsyncSession) -> int:
+        return int(await session.scalar(select(Contract.id).where(
+            Contract.resident_id == world["signed"], Contract.status == ContractStatus.ACTIVE)))
+
+    cid = gid("Contract", run(db_url, contract))
+    vars_ = {"c": cid, "d": today.isoformat(), "a": a["id"]}
+    booked = team_api(DELIVER, vars_)["recordServiceDelivery"]
+    assert booked["delivery"] is None
+    assert booked["userErrors"][0]["code"] == "APPOINTMENT_NOT_ATTENDED"
+    team_api("""mutation($a: ID!) { markAppointment(appointmentId: $a, outcome: ARRIVED)
+        { userErrors { code } } }""", {"a": a["id"]})  # fmt: skip
+    wrong_day = team_api(DELIVER, {**vars_, "d": (today - dt.timedelta(days=1)).isoformat()})
+    assert wrong_day["recordServiceDelivery"]["userErrors"][0]["code"] == \
+        "APPOINTMENT_DATE_MISMATCH"  # fmt: skip
+    first = team_api(DELIVER, vars_)["recordServiceDelivery"]
+    assert first["userErrors"] == [] and first["delivery"]["source"] == "appointment"
+    again = team_api(DELIVER, vars_)["recordServiceDelivery"]
+    assert again["delivery"]["id"] == first["delivery"]["id"]  # once per appointment
+
+    async def count(session: AsyncSession) -> int:
+        return len(list(await session.scalars(select(ServiceDelivery.id).where(
+            ServiceDelivery.source_ref == f"appointment:{key}"))))  # fmt: skip
+
+    assert run(db_url, count) == 1
+
+
 def test_bad_ids_are_typed_errors(team_api: Api) -> None:
     out = book(team_api, "not-a-slot", 1)
     assert out["userErrors"][0]["code"] == "INVALID_ID"
