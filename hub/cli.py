@@ -68,6 +68,44 @@ def migrate(database: DatabaseOpt = None) -> None:
 
 
 @app.command()
+def backup(
+    path: Annotated[Path, typer.Argument(help="Where the backup is written.")],
+    database: DatabaseOpt = None,
+) -> None:
+    """Back up the whole database while the hub serves (SQLite: the online backup API;
+    PostgreSQL: pg_dump, custom format)."""
+    from hub.backup import BackupError
+    from hub.backup import backup as take
+
+    try:
+        size = take(_url(database), path)
+    except BackupError as exc:
+        typer.echo(f"{exc.code}: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"backup written: {path} ({size} bytes)")
+
+
+@app.command()
+def restore(
+    path: Annotated[Path, typer.Argument(help="A backup written by `hub backup`.")],
+    database: DatabaseOpt = None,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Overwrite a database that already holds a hub.")
+    ] = False,
+) -> None:
+    """Restore a backup into the database (PostgreSQL: it must exist; pg_restore)."""
+    from hub.backup import BackupError
+    from hub.backup import restore as load
+
+    try:
+        load(_url(database), path, replace=replace)
+    except BackupError as exc:
+        typer.echo(f"{exc.code}: {exc.message}", err=True)
+        raise typer.Exit(2 if exc.code == "RESTORE_TARGET_NOT_EMPTY" else 1) from None
+    typer.echo(f"restored from {path}")
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (HUB_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (HUB_PORT).")] = None,
