@@ -44,6 +44,9 @@ app.command("report-refresh")(report_refresh)
 from hub.immunization.cli import immunization_app  # noqa: E402
 
 app.add_typer(immunization_app, name="immunization")
+from hub.keys_cli import keys_app  # noqa: E402
+
+app.add_typer(keys_app, name="keys")
 
 T = TypeVar("T")
 

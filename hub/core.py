@@ -50,6 +50,9 @@ def make_linker(settings: Settings) -> Linker:
 
 def build_hub(settings: Settings | None = None, *, database_url: str | None = None) -> Hub:
     settings = settings or get_settings()
+    from hub import crypto
+
+    crypto.configure(settings)  # no usable key: KeyConfigError now, not on the first row
     db = Database(database_url or settings.database_url)
     registry = RegistryService(make_linker(settings), settings.source_priority)
     hub = Hub(settings=settings, db=db, registry=registry)

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +60,16 @@ class Settings(BaseSettings):
     # Garbage collection of a started server (hub.tuning.settle_gc): young collections
     # every this many allocations (Python's default is 700); 0 leaves the collector alone.
     gc_threshold: int = 20_000
+    # Encryption at rest (hub.crypto): 32-byte keys, base64 or hex. One key (HUB_DATA_KEY,
+    # id HUB_DATA_KEY_ID) or a ring (HUB_DATA_KEYS='{"k1": "...", "k2": "..."}' with
+    # HUB_DATA_KEY_CURRENT), or a JSON key file; HUB_INDEX_KEY keys the HMAC lookups.
+    # Development with none of them: var/dev-keys.json is generated (never in production).
+    data_key: SecretStr | None = None
+    data_key_id: str = "k1"
+    data_keys: dict[str, SecretStr] = {}
+    data_key_current: str | None = None
+    index_key: SecretStr | None = None
+    key_file: Path | None = None
     # Resident logins (hub.access.resident_tokens): where one-time codes go (file:PATH or
     # console), how long a code and a resident token live.
     sms_sender: str = "file:var/sms.log"

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from hub.crypto import EncryptedBytes
 from hub.db import Base, utcnow
 
 
@@ -41,7 +42,8 @@ class InboundMessage(Base):
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     control_id: Mapped[str | None] = mapped_column(String(100))  # MSH-10 / message id
     payload_hash: Mapped[str] = mapped_column(String(64))  # sha256 hex of the raw bytes
-    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    # encrypted at rest (hub.crypto): raw messages carry names, ID numbers, phones
+    payload: Mapped[bytes] = mapped_column(EncryptedBytes("adapter_inbound.payload"))
     message_type: Mapped[str | None] = mapped_column(String(20))  # e.g. ADT^A04
     order_key: Mapped[str | None] = mapped_column(String(120))  # per-person ordering key
     version_key: Mapped[str | None] = mapped_column(String(120))  # set: a full state message

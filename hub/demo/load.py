@@ -274,6 +274,10 @@ async def _load(conn: AsyncConnection, d: District, offsets: dict[str, int]) -> 
                 value=p.health_record_no,
             )
         )
+        identifiers.extend(
+            dict(resident_id=rid, system=system, value=value)
+            for system, value in golden.lookup_identifiers(residents[-1])
+        )
         categories.extend(dict(resident_id=rid, category=c) for c in record.categories)
         keys.extend(dict(key=k, source_record_id=sid) for k in mpi_index.keys_of(features))
     await _rows(conn, Resident.__table__, residents)

@@ -280,8 +280,12 @@ def _phone(modifier: str | None, raw: str) -> Condition:
     digits = (value or "").replace(" ", "").replace("-", "")
     if not digits.isdigit() or len(digits) > 20:
         raise invalid("phone is a number of digits.")
-    # the phones are a JSON list: match one quoted element (the same text on both engines)
-    return cast(Resident.phones, String).contains(f'"{digits}"', autoescape=True)
+    # the phones are encrypted: an exact match through the HMAC index
+    return Resident.id.in_(
+        select(ResidentIdentifier.resident_id).where(
+            ResidentIdentifier.system == "PHONE", ResidentIdentifier.value == digits
+        )
+    )
 
 
 def _active_contract_residents(*conds: Condition) -> Condition:

@@ -8,7 +8,7 @@ are the discrepancies the seeds ask to reduce ("减少系统间数据差异").
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -154,7 +154,21 @@ def refreshed(
         for key, system in IDENTIFIER_FIELDS:
             if p.get(key):
                 identifiers.add((system, str(p[key]).strip()))
+    identifiers |= lookup_identifiers(values)
     return Refreshed(values, identifiers, g.categories)
+
+
+def lookup_identifiers(values: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """The golden record's other exact lookups, kept in `resident_identifier` (HMAC values)
+    because the encrypted columns cannot be searched: phones, the mother's and the
+    guardian's ID numbers."""
+    out = {("PHONE", str(p)) for p in values.get("phones") or () if p}
+    if values.get("mother_id_number"):
+        out.add(("MOTHER_ID_CARD", str(values["mother_id_number"])))
+    guardian = values.get("guardian") or {}
+    if isinstance(guardian, Mapping) and guardian.get("id_number"):
+        out.add(("GUARDIAN_ID_CARD", str(guardian["id_number"])))
+    return out
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from hub.crypto import BlindIndex, EncryptedJSON, EncryptedString
 from hub.db import Base, utcnow
 
 
@@ -76,19 +77,31 @@ class Resident(Base):
     name: Mapped[str | None] = mapped_column(String(100))
     sex: Mapped[str | None] = mapped_column(String(1))  # GB/T 2261.1
     birth_date: Mapped[dt.date | None]
-    id_number: Mapped[str | None] = mapped_column(String(18))  # valid, canonical only
+    # Identifiers, phones and the guardian are encrypted at rest (hub.crypto); lookups go
+    # through `resident_identifier` (HMAC values), never these columns.
+    id_number: Mapped[str | None] = mapped_column(
+        EncryptedString("resident.id_number")
+    )  # valid, canonical only
     id_number_flags: Mapped[list[str]] = mapped_column(default=list)
-    insurance_card: Mapped[str | None] = mapped_column(String(40))
-    health_record_no: Mapped[str | None] = mapped_column(String(40))
-    birth_certificate_no: Mapped[str | None] = mapped_column(String(40))
-    phones: Mapped[list[str]] = mapped_column(default=list)
+    insurance_card: Mapped[str | None] = mapped_column(EncryptedString("resident.insurance_card"))
+    health_record_no: Mapped[str | None] = mapped_column(
+        EncryptedString("resident.health_record_no")
+    )
+    birth_certificate_no: Mapped[str | None] = mapped_column(
+        EncryptedString("resident.birth_certificate_no")
+    )
+    phones: Mapped[list[str]] = mapped_column(EncryptedJSON("resident.phones"), default=list)
     address_region: Mapped[str | None] = mapped_column(String(12))
     address_text: Mapped[str | None] = mapped_column(String(300))
     insurance_type: Mapped[str | None] = mapped_column(String(30))
     household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id"), index=True)
     household_relation: Mapped[str | None] = mapped_column(String(20))
-    guardian: Mapped[dict[str, Any] | None] = mapped_column(default=None)
-    mother_id_number: Mapped[str | None] = mapped_column(String(18))
+    guardian: Mapped[dict[str, Any] | None] = mapped_column(
+        EncryptedJSON("resident.guardian"), default=None
+    )
+    mother_id_number: Mapped[str | None] = mapped_column(
+        EncryptedString("resident.mother_id_number")
+    )
     region_key: Mapped[str | None] = mapped_column(String(40))
     organization_id: Mapped[str | None] = mapped_column(ForeignKey("organization.id"))
     team_id: Mapped[str | None] = mapped_column(ForeignKey("team.id"))
@@ -109,14 +122,18 @@ class Resident(Base):
 
 
 class ResidentIdentifier(Base):
-    """Identifier index: (system, value) → resident. Only valid values are indexed."""
+    """Identifier index: (system, value) → resident. Only valid values are indexed.
+
+    `value` holds HMAC(value) (a blind index, hub.crypto): `value == x` hashes x, so
+    lookups work as before and the table reveals no identifier. Besides the identifier
+    systems it indexes PHONE, MOTHER_ID_CARD and GUARDIAN_ID_CARD for exact lookups."""
 
     __tablename__ = "resident_identifier"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), index=True)
     system: Mapped[str] = mapped_column(String(30))
-    value: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(BlindIndex(64))
 
     # (system, value) lookups use the unique constraint's index: a second index on the
     # same leading columns only cost a random write per identifier.
@@ -132,8 +149,10 @@ class SourceRecord(Base):
     source: Mapped[str] = mapped_column(String(40))
     source_id: Mapped[str] = mapped_column(String(100))
     resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), index=True)
-    payload: Mapped[dict[str, Any]] = mapped_column()
-    features: Mapped[dict[str, Any] | None] = mapped_column(default=None)  # matcher's form
+    payload: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON("source_record.payload"))
+    features: Mapped[dict[str, Any] | None] = mapped_column(
+        EncryptedJSON("source_record.features"), default=None
+    )  # matcher's form (encrypted: it holds the normalised identifiers)
     flags: Mapped[list[str]] = mapped_column(default=list)
     link_grade: Mapped[str | None] = mapped_column(String(20))
     link_score: Mapped[float | None]

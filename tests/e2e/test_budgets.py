@@ -134,10 +134,13 @@ def test_fhir_rest_shares_the_rate_budget(db_url: str, server: LiveServer) -> No
 
 
 def test_introspection_is_off_for_non_admins_in_production(db_url: str) -> None:
+    from hub import crypto
     from hub.app import build_hub, create_app
     from hub.settings import Settings
 
-    settings = Settings(database_url=db_url, mode="production")
+    crypto.keyring()  # production needs a configured key: the one this test run uses
+    key_file = crypto.DEV_KEY_FILE if crypto.keyring().source == str(crypto.DEV_KEY_FILE) else None
+    settings = Settings(database_url=db_url, mode="production", key_file=key_file)
     query = "{ __schema { queryType { name } } }"
     plain = make_client(db_url, "prod-app", ["residents:read"])
     allowed = make_client(db_url, "prod-tool", ["residents:read"], introspection=True)

@@ -210,5 +210,14 @@ def blocking_keys(f: Features) -> list[str]:
 
 
 def keys_of(f: Features) -> list[str]:
-    """`blocking_keys`, once each and cut to the index column's 80 characters."""
-    return list(dict.fromkeys(k[:80] for k in blocking_keys(f)))
+    """`blocking_keys` as stored: once each, cut to 80 characters, then hashed."""
+    return list(dict.fromkeys(stored_key(k[:80]) for k in blocking_keys(f)))
+
+
+def stored_key(key: str) -> str:
+    """A blocking key as the index stores it: its kind, then HMAC of the whole key (the
+    keys hold ID numbers, phones, names and birth dates; the table must not)."""
+    from hub.crypto import blind
+
+    kind, _, _ = key.partition(":")
+    return f"{kind}:{blind(key)}"
