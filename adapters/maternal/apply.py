@@ -61,6 +61,7 @@ class MaternalAdapter:
         touched: set[int] = set()
         cache = await prefetch(session, commands)  # one query per table for the batch
         await self.service.link_mothers(session, self.principal, commands, cache)
+        await self.service.link_newborns(session, self.principal, commands, cache)
         for w, command in zip(batch, commands, strict=True):
             try:
                 # No savepoint per record: a record that waits raises before it writes, and

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.access.principal import Principal
@@ -62,6 +63,8 @@ class Batch:
     births: dict[str, Birth] = field(default_factory=dict)
     contracts: dict[int, Any] = field(default_factory=dict)  # resident -> contract or None
     mothers: dict[str, tuple[int, str]] = field(default_factory=dict)  # handbook -> linked
+    children: dict[str, tuple[int, str]] = field(default_factory=dict)  # birth record -> linked
+    child_ids: set[str] = field(default_factory=set)  # exams whose child ID number is applied
 
 
 async def prefetch(session: AsyncSession, commands: Sequence[Command]) -> Batch:
@@ -205,6 +208,77 @@ class MaternalService:
         for c, x in zip(regs, linked, strict=True):
             b.mothers[c.handbook_no] = (x.resident_id, x.outcome.value)
 
+    async def link_newborns(
+        self, session: AsyncSession, principal: Principal, commands: Sequence[Command], b: Batch
+    ) -> None:
+        """Link the batch's newborns (birth certificates whose mother is known: registered
+        before, or with this batch) with the registry's batch path, deciding as
+        `NewbornLinker` does; the rest go through submit when applied. Call after
+        `link_mothers`."""
+        from hub.registry.bulk_ids import IdentifierBulkLinker
+        from hub.registry.mpi import MatcherLinker
+
+        if not isinstance(self.registry.linker, MatcherLinker):
+            return
+        mothers: dict[str, int] = {}
+        registered: set[str] = set()  # registrations of this batch so far (order matters:
+        for c in commands:  # a birth before its registration waits, as in `apply`)
+            if c.kind == "pregnancy_registration" and c.handbook_no in b.mothers:
+                registered.add(c.handbook_no)
+            if c.kind != "birth_certificate" or c.deleted:
+                continue
+            if c.handbook_no in registered:
+                mothers[c.record_id] = b.mothers[c.handbook_no][0]
+            elif (p := b.pregnancies.get(c.handbook_no)) is not None:
+                mothers[c.record_id] = p.resident_id
+        from hub.registry import repository as registry
+        from hub.registry.models import SourceRecord
+
+        found = await registry.get_many(session, sorted(set(mothers.values())))
+        # Each child's record as it stands, by certificate: stored ones read in one query.
+        payloads: dict[str, dict[str, Any]] = {}
+        stored_certs = [
+            str(c.values["certificate_no"]).strip()
+            for c in commands
+            if c.kind in EXAM_KINDS and c.values.get("child_id_number") and not c.deleted
+        ]
+        stored_certs = [x for x in dict.fromkeys(stored_certs) if x in b.births]
+        if stored_certs:
+            rows = await session.execute(
+                select(SourceRecord.source_id, SourceRecord.payload).where(
+                    SourceRecord.source == SOURCE,
+                    SourceRecord.source_id.in_([f"birth:{x}" for x in stored_certs]),
+                )
+            )
+            payloads = {sid.removeprefix("birth:"): dict(payload) for sid, payload in rows}
+        # In the batch's order, as `apply` would submit them: births, then the child's ID
+        # number when an exam brings it (an update of the same record, never a new link).
+        records: list[ResidentRecord] = []
+        births: list[tuple[Command, int]] = []  # with its place in `records`
+        for c in commands:
+            cert = str(c.values.get("certificate_no") or "").strip()
+            if c.record_id in mothers and mothers[c.record_id] in found:
+                record = newborn_record(c, found[mothers[c.record_id]])
+                payloads[cert] = record.payload()
+                births.append((c, len(records)))
+                records.append(record)
+            elif c.kind in EXAM_KINDS and not c.deleted and c.values.get("child_id_number"):
+                number = c.values["child_id_number"]
+                known = payloads.get(cert)
+                if known is None:
+                    continue  # its birth is not known yet: `apply` makes it wait
+                b.child_ids.add(c.record_id)
+                if known.get("id_number") == number:
+                    continue
+                payloads[cert] = {**known, "id_number": number}
+                records.append(ResidentRecord.from_payload(payloads[cert]))
+        if not records:
+            return
+        bulk = IdentifierBulkLinker(self.registry, principal, operation="maternal:birth")
+        linked = await bulk.link_batch(session, [(r, []) for r in records])
+        for c, i in births:
+            b.children[c.record_id] = (linked[i].resident_id, linked[i].outcome.value)
+
     async def _registered(
         self,
         session: AsyncSession,
@@ -293,23 +367,14 @@ class MaternalService:
         born: dt.datetime = v["born_at"]
         mother = await session.get(Resident, p.resident_id)
         assert mother is not None
-        record = ResidentRecord(
-            source=SOURCE,
-            source_id=f"birth:{cert}",
-            name=(v.get("child_name") or None),
-            sex=str(v["sex"]),
-            birth_date=born.date(),
-            birth_certificate_no=cert,
-            mother_id_number=v["mother_id_number"],
-            address=mother.address_text,
-            id_number=v.get("child_id_number") or None,
-            guardian_name=v.get("mother_name"),
-            guardian_relation="PARENT",
-            guardian_id_number=v["mother_id_number"],
-            guardian_phone=mother.phones[0] if mother.phones else None,
-        )
-        linked = await self.newborns.submit(session, principal, record, strict=False)
-        child = linked.resident
+        record = newborn_record(c, mother)
+        if (prelinked := self.batch.children.pop(c.record_id, None)) is not None:
+            rid, outcome = prelinked  # linked with the batch (link_newborns)
+            child = await session.get(Resident, rid)
+            assert child is not None
+        else:
+            linked = await self.newborns.submit(session, principal, record, strict=False)
+            child, outcome = linked.resident, linked.outcome.value
         _join_household(child, mother)
         from hub.reports.locality import place
 
@@ -333,7 +398,7 @@ class MaternalService:
             "birth_id": row.id,
             "resident_id": child.id,
             "mother_resident_id": mother.id,
-            "outcome": linked.outcome.value,
+            "outcome": outcome,
         }
 
     async def _exam(
@@ -348,7 +413,7 @@ class MaternalService:
         birth = self.batch.births.get(str(v["certificate_no"]).strip())
         if birth is None:
             raise Waiting("UNKNOWN_BIRTH", "the child's birth certificate has not arrived")
-        if v.get("child_id_number"):
+        if v.get("child_id_number") and c.record_id not in self.batch.child_ids:
             await self._child_id(session, principal, birth, v["child_id_number"])
         day: dt.date = v.get("exam_date") or v["visit_date"]
         if row is None:
@@ -420,6 +485,28 @@ class MaternalService:
             source_ref=c.record_id,
         )
         return row.id if row is not None else None
+
+
+def newborn_record(c: Command, mother: Resident) -> ResidentRecord:
+    """The newborn as its birth certificate gives it (出生医学证明), for the registry."""
+    v = c.values
+    cert = str(v["certificate_no"]).strip()
+    born: dt.datetime = v["born_at"]
+    return ResidentRecord(
+        source=SOURCE,
+        source_id=f"birth:{cert}",
+        name=(v.get("child_name") or None),
+        sex=str(v["sex"]),
+        birth_date=born.date(),
+        birth_certificate_no=cert,
+        mother_id_number=v["mother_id_number"],
+        address=mother.address_text,
+        id_number=v.get("child_id_number") or None,
+        guardian_name=v.get("mother_name"),
+        guardian_relation="PARENT",
+        guardian_id_number=v["mother_id_number"],
+        guardian_phone=mother.phones[0] if mother.phones else None,
+    )
 
 
 def mother_record(c: Command) -> ResidentRecord:

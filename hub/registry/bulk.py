@@ -16,7 +16,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, false, func, insert, select, text, update
+from sqlalchemy import (
+    String,
+    Table,
+    bindparam,
+    delete,
+    false,
+    func,
+    insert,
+    select,
+    text,
+    type_coerce,
+    update,
+)  # fmt: skip
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.access import service as access
@@ -323,6 +335,11 @@ class BulkLinker:
         gone_categories: list[dict[str, Any]] = []
         priority = await self.registry.ranking(session)
         now = dt.datetime.now(dt.UTC)
+        bind = RI.c.value.type._cached_bind_processor((await session.connection()).dialect)
+
+        def stored_form(value: str) -> str:
+            return bind(value) if bind is not None else value
+
         for rid, recs in records.items():
             before = held.get(rid) if held is not None else None
             region, insurance = (
@@ -351,9 +368,13 @@ class BulkLinker:
                 # rewritten); the others are set anyway: the row is written either way.
                 keep = _INDEXED_GOLDEN - changed
                 rows.append({"id": rid, **{k: v for k, v in values.items() if k not in keep}})
+            # Stored values are compared in their stored form (the column's bind
+            # processor: a blind index stores HMAC(value), and reads back the hash).
+            want = {(s, stored_form(v)): (s, v) for s, v in r.identifiers}
             identifiers += [{"resident_id": rid, "system": s, "value": v}
-                            for s, v in sorted(r.identifiers - before.identifiers)]  # fmt: skip
-            gone = sorted(before.identifiers - r.identifiers)
+                            for key, (s, v) in sorted(want.items())
+                            if key not in before.identifiers]  # fmt: skip
+            gone = sorted(before.identifiers - set(want))
             gone_identifiers += [{"b_r": rid, "b_s": s, "b_v": v} for s, v in gone]
             categories += [{"resident_id": rid, "category": c}
                            for c in sorted(set(r.categories) - before.categories)]  # fmt: skip
@@ -376,7 +397,8 @@ class BulkLinker:
         if gone_identifiers:
             await session.execute(delete(RI).where(
                 RI.c.resident_id == bindparam("b_r"), RI.c.system == bindparam("b_s"),
-                RI.c.value == bindparam("b_v")), gone_identifiers)  # fmt: skip
+                RI.c.value == type_coerce(bindparam("b_v"), String)),  # as stored
+                gone_identifiers)  # fmt: skip
         if gone_categories:
             await session.execute(delete(RC).where(
                 RC.c.resident_id == bindparam("b_r"), RC.c.category == bindparam("b_c")),
