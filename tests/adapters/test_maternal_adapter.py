@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from hub.demo.load import load_demo
 from hub.registry.idnumber import make
-from hub.registry.models import Resident
+from hub.registry.models import Resident, ResidentIdentifier
 from tests.adapters import maternal_support as M
 from tests.conftest import Api, LiveServer, create_client_token
 from tests.e2e.contract_support import run, sign, unsigned
@@ -255,8 +255,11 @@ def test_later_id_number_lands_on_that_twin(world: World) -> None:
         return int(
             await s.scalar(
                 select(func.count())
-                .select_from(Resident)
-                .where(Resident.id_number == world.twin_id)
+                .select_from(ResidentIdentifier)  # the HMAC index: id_number is encrypted
+                .where(
+                    ResidentIdentifier.system == "ID_CARD",
+                    ResidentIdentifier.value == world.twin_id,  # type: ignore[attr-defined]
+                )
             )
         )  # type: ignore[attr-defined]
 

@@ -252,15 +252,19 @@ def test_scopes_and_organization_binding(
 
 
 async def _assign_org(url: str, id_number: str, org: str) -> None:
-    from sqlalchemy import update
+    from sqlalchemy import select, update
 
     from hub.db import Database
-    from hub.registry.models import Resident
+    from hub.registry.models import Resident, ResidentIdentifier
 
     db = Database(url)
     async with db.transaction() as s:
+        # resident.id_number is encrypted: find the row through the HMAC identifier index
+        holders = select(ResidentIdentifier.resident_id).where(
+            ResidentIdentifier.system == "ID_CARD", ResidentIdentifier.value == id_number
+        )
         await s.execute(
-            update(Resident).where(Resident.id_number == id_number).values(organization_id=org)
+            update(Resident).where(Resident.id.in_(holders)).values(organization_id=org)
         )
     await db.dispose()
 
