@@ -106,7 +106,14 @@ async def test_update_before_create_is_parked_then_applied_after_it(hub: Any) ->
         (b,) = await send(his.port, create)
         assert b.code == "AA"
         await settle(hub)
-    payload = await scalar(hub, "select payload from source_record where source_id='MR500'")
+    from sqlalchemy import select
+
+    from hub.registry.models import SourceRecord
+
+    async with hub.db.reader() as session:  # the payload is encrypted at rest: read it decrypted
+        payload = await session.scalar(
+            select(SourceRecord.payload).where(SourceRecord.source_id == "MR500")
+        )
     assert "13900000000" in str(payload)  # the newer update wins, in event-time order
     assert await scalar(hub, "select count(*) from source_record where source_id='MR500'") == 1
 
