@@ -229,6 +229,54 @@ def test_resident_signs_online_with_a_team_of_their_region(
     assert stranger["contract"] is None and stranger["userErrors"][0]["code"] == "NOT_FOUND"
 
 
+def test_resident_asks_to_change_team_within_the_institution(
+    server: LiveServer, vendor: Api, sms: Path, family: dict[str, Any], db_url: str
+) -> None:
+    import base64
+
+    from hub.contracts.models import Contract, ContractStatus
+    from hub.directory.models import Team
+
+    me = Api(server.url, login(vendor, sms, family)["accessToken"])
+    contracts = me("{ contracts(first: 10) { edges { node { id status } } } }")["contracts"]
+    active = [e["node"]["id"] for e in contracts["edges"] if e["node"]["status"] == "ACTIVE"]
+    if not active:  # sign first (a team of the resident's region)
+        test_resident_signs_online_with_a_team_of_their_region(server, vendor, sms, family, db_url)
+        contracts = me("{ contracts(first: 10) { edges { node { id status } } } }")["contracts"]
+        active = [e["node"]["id"] for e in contracts["edges"] if e["node"]["status"] == "ACTIVE"]
+
+    async def other_team(session: AsyncSession) -> str:
+        """A second team of the contract's institution (the small demo has one per clinic)."""
+        from hub.directory.models import TeamMember
+
+        (team_id,) = (await session.execute(select(Contract.team_id).where(
+            Contract.resident_id == family["head"],
+            Contract.status == ContractStatus.ACTIVE))).one()  # fmt: skip
+        team = await session.get(Team, team_id)
+        assert team is not None
+        twin = f"{team.id}-B"
+        if await session.get(Team, twin) is None:
+            session.add(Team(id=twin, name=team.name + "（二）", organization_id=team.organization_id,
+                             leader_id=team.leader_id, grid_area=team.grid_area,
+                             capacity_households=team.capacity_households))  # fmt: skip
+            await session.flush()
+            members = await session.scalars(select(TeamMember).where(TeamMember.team_id == team.id))
+            session.add_all([TeamMember(team_id=twin, practitioner_id=m.practitioner_id,
+                                        role=m.role) for m in list(members)])  # fmt: skip
+        return twin
+
+    target = run(db_url, other_team, write=True)
+    change = """mutation($c: ID!, $t: ID!) { changeContractTeam(contractId: $c, teamId: $t,
+        reason: "搬家") { contract { id team { id } } userErrors { code field } } }"""
+    tid = base64.b64encode(f"Team:{target}".encode()).decode()
+    out = me(change, {"c": active[0], "t": tid})["changeContractTeam"]
+    assert out["userErrors"] == [] and out["contract"]["team"]["id"] == tid, out
+    # another resident's contract is out of reach, as if it did not exist
+    other = base64.b64encode(b"Contract:999999").decode()
+    gone = me(change, {"c": other, "t": tid})["changeContractTeam"]
+    assert gone["contract"] is None and gone["userErrors"][0]["code"] == "NOT_FOUND", gone
+
+
 def test_resident_books_a_slot_for_self_and_child_only(
     server: LiveServer, vendor: Api, sms: Path, family: dict[str, Any], db_url: str
 ) -> None:
